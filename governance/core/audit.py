@@ -1,0 +1,127 @@
+"""Audit: one entry per engine execution, successful or not, with who asked and what happened."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from governance._clock import utc_now
+from governance.core.changes import ChangeSet
+from governance.core.context import MutationContext, MutationIntent
+from governance.core.effects import SideEffect
+from governance.core.policies import PolicyDecision
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MutationAuditEntry:
+    """What the engine records about one execution.
+
+    ``timestamp`` is the mutation context's timestamp (when the mutation was asked for), and
+    ``is_success`` says whether the mutation succeeded; ``error_message`` says why it did not.
+    The sequences are kept as given (not copied); treat them as read-only.
+    """
+
+    execution_id: str
+    mutation_intent: MutationIntent
+    context: MutationContext
+    is_success: bool
+    state_id: str | None = None
+    state_type: str | None = None
+    changes: ChangeSet = field(default_factory=ChangeSet)
+    error_message: str | None = None
+    policy_decisions: Sequence[PolicyDecision] = ()
+    side_effects: Sequence[SideEffect] = ()
+    timestamp: datetime = field(default_factory=utc_now)
+    duration: timedelta = timedelta(0)
+    source_ip_address: str | None = None
+    user_agent: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@runtime_checkable
+class Auditor(Protocol):
+    """Where the engine writes audit entries."""
+
+    @property
+    def is_enabled(self) -> bool:
+        """False lets the engine skip building entries for the normal (non-exception) paths."""
+        ...
+
+    def audit(self, entry: MutationAuditEntry) -> None:
+        """Record ``entry``."""
+        ...
+
+    def get_audit_log(
+        self, state_id: str, start: datetime | None = None, end: datetime | None = None
+    ) -> list[MutationAuditEntry]:
+        """Entries of ``state_id`` with ``start <= timestamp <= end`` (open bounds when None)."""
+        ...
+
+
+def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
+    return (start is None or moment >= start) and (end is None or moment <= end)
+
+
+class InMemoryAuditor:
+    """Keeps every entry in a list guarded by a lock (it grows without bound)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[MutationAuditEntry] = []
+
+    @property
+    def is_enabled(self) -> bool:
+        """Always True."""
+        return True
+
+    @property
+    def entries(self) -> tuple[MutationAuditEntry, ...]:
+        """A snapshot of every entry, in the order they were recorded."""
+        with self._lock:
+            return tuple(self._entries)
+
+    def audit(self, entry: MutationAuditEntry) -> None:
+        """Append ``entry``."""
+        with self._lock:
+            self._entries.append(entry)
+
+    def get_audit_log(
+        self, state_id: str, start: datetime | None = None, end: datetime | None = None
+    ) -> list[MutationAuditEntry]:
+        """Entries of ``state_id`` within the inclusive bounds, ordered by timestamp.
+
+        Entries with the same timestamp keep the order they were recorded in.
+        """
+        with self._lock:
+            matches = [
+                e for e in self._entries
+                if e.state_id == state_id and _within(e.timestamp, start, end)
+            ]
+        matches.sort(key=lambda e: e.timestamp)
+        return matches
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()
+
+
+class NullAuditor:
+    """An auditor that is disabled and stores nothing."""
+
+    @property
+    def is_enabled(self) -> bool:
+        """Always False."""
+        return False
+
+    def audit(self, entry: MutationAuditEntry) -> None:
+        """Drops ``entry``."""
+
+    def get_audit_log(
+        self, state_id: str, start: datetime | None = None, end: datetime | None = None
+    ) -> list[MutationAuditEntry]:
+        """Always empty."""
+        return []

@@ -1,0 +1,608 @@
+"""The mutation engine: admission, policies, validation, the mode run, audit, history, metrics.
+
+``MutationEngine.execute`` follows one fixed order (DOMAIN.md 1.7):
+
+1. a new execution id and a stopwatch;
+2. admission: one of ``max_concurrent_mutations`` global slots, then the gate of the context's
+   ``state_id`` (when it has one), so executions on one state run one at a time;
+3. a metrics scope, when detailed metrics are enabled;
+4. the ``on_before_mutation`` interceptor hooks;
+5. the policies, in registry order; the first decision that refuses the mutation or carries
+   modifications decides, and later policies are not asked;
+6. a refusal ends the execution with a ``policy_blocked`` result (``on_policy_blocked`` hooks and a
+   failed audit entry, no history);
+7. validation, skipped only for a COMMIT when ``always_validate`` is off; an invalid mutation ends
+   with a ``failure`` result and a failed audit entry (no interceptor hook);
+8. the mode run: ``simulate``, ``validate`` or ``apply``;
+9. the deciding policy's modifications applied to a successful result, the ``on_after_mutation``
+   hooks, an audit entry, and a history entry for a successful COMMIT;
+10. the metrics recorded and the total time set on the result.
+
+Any exception from steps 4 to 10 runs the ``on_mutation_failed`` hooks and writes a failed audit
+entry; a ``GovernanceError`` is then re-raised as it is, anything else is wrapped in a
+``MutationError`` that names the execution.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import timedelta
+from time import perf_counter
+from typing import Any, TypeVar
+
+from governance._clock import Clock, utc_now
+from governance.core.audit import Auditor, InMemoryAuditor, MutationAuditEntry
+from governance.core.changes import ChangeSet
+from governance.core.context import MutationContext, MutationMode
+from governance.core.effects import SideEffect
+from governance.core.history import (
+    HistoryStore,
+    InMemoryHistoryStore,
+    MutationHistoryEntry,
+)
+from governance.core.interceptors import Interceptor, InterceptorPipeline
+from governance.core.metrics import InMemoryMetricsCollector, MetricsCollector, MetricsScope
+from governance.core.mutation import Mutation
+from governance.core.options import EngineOptions
+from governance.core.policies import Policy, PolicyDecision, PolicyRegistry
+from governance.core.results import (
+    BatchMutationResult,
+    MutationMetrics,
+    MutationResult,
+    MutationStatistics,
+    ValidationResult,
+)
+from governance.errors import (
+    ExecutionTimeoutError,
+    GovernanceError,
+    InvalidArgumentError,
+    InvalidMutationError,
+    MissingArgumentError,
+    MutationError,
+    PolicyEvaluationError,
+    PolicyEvaluationTimeoutError,
+)
+
+TState = TypeVar("TState")
+
+_COMMIT = MutationMode.COMMIT
+_SIMULATE = MutationMode.SIMULATE
+_STATISTICS_WINDOW = timedelta(days=30)
+
+# Execution ids are "<random process prefix>-<hex counter>": unique within the process (the
+# counter's next() is atomic under the GIL) and across processes (the prefix is random and drawn
+# again in a forked child), and far cheaper than a uuid4 per execution.
+_id_prefix = ""
+_id_counter = itertools.count(1)
+
+
+def _reset_execution_ids() -> None:
+    global _id_prefix, _id_counter
+    _id_prefix = uuid.uuid4().hex[:16] + "-"
+    _id_counter = itertools.count(1)
+
+
+_reset_execution_ids()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_execution_ids)
+
+
+def _error_messages(validation: ValidationResult) -> str:
+    return "; ".join(error.message for error in validation.errors)
+
+
+def _failure_message(result: MutationResult[Any]) -> str:
+    message = _error_messages(result.validation_result)
+    if message:
+        return message
+    if result.exception is not None:
+        return str(result.exception) or type(result.exception).__name__
+    return "the mutation reported a failure without a reason"
+
+
+def _with_execution_time(
+    result: MutationResult[TState], elapsed: timedelta
+) -> MutationResult[TState]:
+    # Direct constructor calls: dataclasses.replace costs about twice as much on the hot path.
+    m = result.metrics
+    metrics = MutationMetrics(
+        m.recorded_at, elapsed, m.validation_time, m.policy_evaluation_time, m.validated_rules,
+        m.evaluated_policies, m.changes_count, m.state_size, m.memory_used, m.used_cache,
+        m.additional_metrics,
+    )
+    return MutationResult(
+        result.is_success, result.new_state, result.changes, result.validation_result,
+        result.policy_decisions, result.side_effects, metrics, result.exception,
+        result.completed_at,
+    )
+
+
+def _apply_modifications(
+    result: MutationResult[TState], modifications: Mapping[str, Any], old_state: TState
+) -> MutationResult[TState]:
+    """Apply a policy's ``State`` / ``SideEffect`` / ``SideEffects`` keys to a successful result.
+
+    A ``State`` value that is not of the state's type, and items that are not ``SideEffect``s,
+    are ignored (as the reference engine does); other keys are left to whoever reads them.
+    """
+    new_state = result.new_state
+    if "State" in modifications:
+        candidate = modifications["State"]
+        if old_state is None or isinstance(candidate, type(old_state)):
+            new_state = candidate
+    extra: list[SideEffect] = []
+    single = modifications.get("SideEffect")
+    if isinstance(single, SideEffect):
+        extra.append(single)
+    several = modifications.get("SideEffects")
+    if isinstance(several, Iterable) and not isinstance(several, (str, bytes, Mapping)):
+        extra.extend(effect for effect in several if isinstance(effect, SideEffect))
+    if new_state is result.new_state and not extra:
+        return result
+    return replace(result, new_state=new_state, side_effects=[*result.side_effects, *extra])
+
+
+class MutationEngine:
+    """Runs mutations through policies, validation, interceptors, audit, history and metrics.
+
+    Thread-safe: ``execute`` may be called from many threads. At most
+    ``options.max_concurrent_mutations`` executions run at once, and executions whose context has
+    the same ``state_id`` run one at a time (a context without ``state_id`` takes no state gate).
+    The gates are not reentrant: a mutation that calls ``execute`` for its own ``state_id`` from
+    inside ``apply`` deadlocks, as does nesting deeper than the global limit. A gate is kept for
+    every distinct ``state_id`` the engine has seen.
+
+    Policies apply to every mutation the engine runs, whatever the state type; a policy that
+    only cares about some states checks the state and allows the others.
+
+    Args:
+        options: defaults to ``EngineOptions.strict()``.
+        auditor: defaults to an ``InMemoryAuditor``.
+        history: defaults to an ``InMemoryHistoryStore``.
+        metrics: defaults to an ``InMemoryMetricsCollector`` reading ``clock``.
+        clock: the time ``get_statistics`` treats as now; defaults to UTC wall time.
+
+    Raises:
+        InvalidArgumentError: ``options.max_concurrent_mutations`` is below 1.
+    """
+
+    def __init__(
+        self,
+        options: EngineOptions | None = None,
+        *,
+        auditor: Auditor | None = None,
+        history: HistoryStore | None = None,
+        metrics: MetricsCollector | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        options = options if options is not None else EngineOptions.strict()
+        if options.max_concurrent_mutations < 1:
+            raise InvalidArgumentError(
+                "max_concurrent_mutations must be at least 1, got "
+                f"{options.max_concurrent_mutations}"
+            )
+        self._options = options
+        self._clock: Clock = clock or utc_now
+        self._auditor: Auditor = auditor if auditor is not None else InMemoryAuditor()
+        self._history: HistoryStore = history if history is not None else InMemoryHistoryStore()
+        self._metrics: MetricsCollector = (
+            metrics if metrics is not None else InMemoryMetricsCollector(self._clock)
+        )
+        self._policies = PolicyRegistry()
+        self._interceptors = InterceptorPipeline()
+        self._global_gate = threading.BoundedSemaphore(options.max_concurrent_mutations)
+        self._state_gates: dict[str, threading.Lock] = {}
+        self._state_gates_lock = threading.Lock()
+        # Option values read on every execution, resolved once.
+        self._detailed_metrics = options.enable_detailed_metrics
+        self._always_validate = options.always_validate
+        timeout = options.policy_evaluation_timeout
+        self._policy_timeout = timeout.total_seconds() if timeout is not None else None
+        limit = options.execution_timeout
+        self._execution_timeout = limit.total_seconds() if limit is not None else None
+
+    # -- collaborators -------------------------------------------------------------------------
+
+    @property
+    def options(self) -> EngineOptions:
+        """The options the engine was built with."""
+        return self._options
+
+    @property
+    def auditor(self) -> Auditor:
+        """Where audit entries go."""
+        return self._auditor
+
+    @property
+    def history(self) -> HistoryStore:
+        """Where history entries go."""
+        return self._history
+
+    @property
+    def metrics(self) -> MetricsCollector:
+        """Where detailed metrics go."""
+        return self._metrics
+
+    def register_policy(self, policy: Policy) -> None:
+        """Add ``policy`` (replacing one of the same name).
+
+        Raises:
+            MissingArgumentError: ``policy`` is None.
+            InvalidArgumentError: its name is blank.
+        """
+        self._policies.register(policy)
+
+    def unregister_policy(self, name: str) -> bool:
+        """Remove the policy called ``name``; return whether there was one."""
+        return self._policies.unregister(name)
+
+    def register_interceptor(self, interceptor: Interceptor) -> None:
+        """Add ``interceptor`` to the pipeline (ascending ``order``, stable).
+
+        Raises:
+            MissingArgumentError: ``interceptor`` is None.
+        """
+        self._interceptors.register(interceptor)
+
+    def unregister_interceptor(self, name: str) -> bool:
+        """Remove the interceptors called ``name``; return whether there was one."""
+        return self._interceptors.unregister(name)
+
+    def get_history(self, state_id: str) -> list[MutationHistoryEntry]:
+        """The history store's entries for ``state_id``, oldest first."""
+        return self._history.get_history(state_id)
+
+    def get_statistics(self) -> MutationStatistics:
+        """Execution-time statistics over the detailed metrics of the last 30 days.
+
+        Only executions run with ``enable_detailed_metrics`` are counted.
+        """
+        now = self._clock()
+        aggregated = self._metrics.get_aggregated(now - _STATISTICS_WINDOW, now)
+        return MutationStatistics(
+            total_executed=aggregated.count,
+            average_execution_time=aggregated.average_execution_time,
+            median_execution_time=aggregated.p50_execution_time,
+            p95_execution_time=aggregated.p95_execution_time,
+            last_updated_at=now,
+        )
+
+    # -- execution -----------------------------------------------------------------------------
+
+    def execute(self, mutation: Mutation[TState], state: TState) -> MutationResult[TState]:
+        """Run ``mutation`` against ``state`` in the mode its context asks for.
+
+        A refusing policy and a failed validation are *results* (``is_success`` False), not
+        exceptions. ``result.metrics.execution_time`` is the whole call, gate waits included.
+
+        Raises:
+            MissingArgumentError: ``mutation`` or its context is None.
+            PolicyEvaluationError: a policy raised or returned no decision (the original
+                error is the ``__cause__``).
+            PolicyEvaluationTimeoutError: a policy's ``evaluate`` took longer than
+                ``policy_evaluation_timeout``.
+            ExecutionTimeoutError: a COMMIT was past ``execution_timeout`` before ``apply``.
+            GovernanceError: raised by the mutation, a policy or an interceptor: re-raised as is.
+            MutationError: anything else raised on the way, wrapped; ``execution_id`` is set
+                and the original error is the ``__cause__``.
+        """
+        if mutation is None:
+            raise MissingArgumentError("cannot execute a None mutation")
+        started = perf_counter()
+        execution_id = f"{_id_prefix}{next(_id_counter):x}"
+        context = mutation.context
+        if context is None:
+            raise MissingArgumentError(f"mutation {type(mutation).__name__} has no context")
+        state_id = context.state_id
+        global_gate = self._global_gate
+        global_gate.acquire()
+        try:
+            if state_id is None:
+                return self._run(mutation, context, state, execution_id, started)
+            state_gate = self._state_gates.get(state_id) or self._create_state_gate(state_id)
+            with state_gate:
+                return self._run(mutation, context, state, execution_id, started)
+        finally:
+            global_gate.release()
+
+    def execute_batch(
+        self, mutations: Iterable[Mutation[TState]], state: TState
+    ) -> BatchMutationResult[TState]:
+        """Execute ``mutations`` one after the other, each on the state the previous one left.
+
+        A failed result leaves the state as it was and, with ``stop_batch_on_first_failure``,
+        ends the batch. The batch succeeds when it ran at least one mutation and every one
+        succeeded; only then is ``final_state`` set. ``aggregated_changes`` holds the changes of
+        the successful results, in order. An exception aborts the batch and propagates.
+
+        Raises:
+            MissingArgumentError: ``mutations`` is None.
+        """
+        if mutations is None:
+            raise MissingArgumentError("cannot execute a None batch")
+        started = perf_counter()
+        stop_on_failure = self._options.stop_batch_on_first_failure
+        results: list[MutationResult[TState]] = []
+        aggregated = ChangeSet()
+        current = state
+        all_succeeded = True
+        for mutation in mutations:
+            result = self.execute(mutation, current)
+            results.append(result)
+            if result.is_success:
+                current = result.new_state  # type: ignore[assignment]
+                for change in result.changes:
+                    aggregated.add(change)
+            else:
+                all_succeeded = False
+                if stop_on_failure:
+                    break
+        is_success = all_succeeded and bool(results)
+        return BatchMutationResult(
+            is_success=is_success,
+            final_state=current if is_success else None,
+            results=results,
+            aggregated_changes=aggregated,
+            total_execution_time=timedelta(seconds=perf_counter() - started),
+        )
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _create_state_gate(self, state_id: str) -> threading.Lock:
+        with self._state_gates_lock:
+            gate = self._state_gates.get(state_id)
+            if gate is None:
+                gate = self._state_gates[state_id] = threading.Lock()
+            return gate
+
+    def _run(
+        self,
+        mutation: Mutation[TState],
+        context: MutationContext,
+        state: TState,
+        execution_id: str,
+        started: float,
+    ) -> MutationResult[TState]:
+        scope = self._metrics.begin_scope(execution_id) if self._detailed_metrics else None
+        intent = mutation.intent
+        pipeline = self._interceptors
+        try:
+            if pipeline.snapshot:
+                pipeline.run_before(intent, context, state, execution_id)
+
+            # None means no policy decided: the mutation is allowed as it is.
+            decision = self._evaluate_policies(mutation, state, execution_id, scope)
+            if decision is not None and not decision.is_allowed:
+                blocked: MutationResult[TState] = MutationResult.policy_blocked(decision)
+                if pipeline.snapshot:
+                    pipeline.run_policy_blocked(intent, context, state, decision, execution_id)
+                if self._auditor.is_enabled:
+                    self._audit(
+                        execution_id, mutation, context, state, blocked, started,
+                        _error_messages(blocked.validation_result), blocked.policy_decisions,
+                    )
+                return self._finalize(blocked, state, execution_id, started, scope)
+
+            mode = context.mode
+            if mode != _COMMIT or self._always_validate:
+                validation = self._validate(mutation, state, scope)
+                if not validation.is_valid:
+                    # No interceptor hook fires here: the mutation never ran.
+                    invalid: MutationResult[TState] = MutationResult.failure(validation)
+                    if self._auditor.is_enabled:
+                        self._audit(
+                            execution_id, mutation, context, state, invalid, started,
+                            _error_messages(validation), invalid.policy_decisions,
+                        )
+                    return self._finalize(invalid, state, execution_id, started, scope)
+
+            result: MutationResult[TState]
+            if mode == _COMMIT:
+                limit = self._execution_timeout
+                if limit is not None:
+                    elapsed = perf_counter() - started
+                    if elapsed > limit:
+                        timeout_error = ExecutionTimeoutError(
+                            timedelta(seconds=limit), timedelta(seconds=elapsed)
+                        )
+                        timeout_error.execution_id = execution_id
+                        raise timeout_error
+                result = mutation.apply(state)
+            elif mode == _SIMULATE:
+                result = mutation.simulate(state)
+            else:
+                validation = self._validate(mutation, state, scope)
+                result = (
+                    MutationResult.success(state, ChangeSet())
+                    if validation.is_valid
+                    else MutationResult.failure(validation)
+                )
+            if result is None:
+                raise InvalidMutationError(
+                    f"mutation {type(mutation).__name__} returned no result "
+                    f"(execution {execution_id})",
+                    execution_id=execution_id,
+                )
+
+            if decision is not None and decision.modifications and result.is_success:
+                result = _apply_modifications(result, decision.modifications, state)
+            if pipeline.snapshot:
+                pipeline.run_after(
+                    intent, context, state, result.new_state, result.changes, execution_id
+                )
+            if self._auditor.is_enabled:
+                # The entry tells the truth about the result (the reference engine always said
+                # success here).
+                self._audit(
+                    execution_id, mutation, context, state, result, started,
+                    None if result.is_success else _failure_message(result),
+                    result.policy_decisions
+                    or [decision if decision is not None else PolicyDecision.allow()],
+                )
+            if result.is_success and mode == _COMMIT and self._history.is_enabled:
+                key = context.state_id or context.correlation_id
+                if key:
+                    self._history.store(
+                        MutationHistoryEntry(
+                            execution_id=execution_id,
+                            state_id=key,
+                            intent=intent,
+                            context=context,
+                            changes=result.changes,
+                            side_effects=result.side_effects,
+                            timestamp=context.timestamp,
+                            execution_time=timedelta(seconds=perf_counter() - started),
+                        )
+                    )
+            return self._finalize(result, state, execution_id, started, scope)
+        except GovernanceError as error:
+            self._report_failure(mutation, context, state, error, execution_id, started)
+            raise
+        except Exception as error:
+            self._report_failure(mutation, context, state, error, execution_id, started)
+            raise MutationError(
+                f"mutation execution failed: {error or type(error).__name__} "
+                f"(execution {execution_id})",
+                error,
+                execution_id,
+            ) from error
+
+    def _evaluate_policies(
+        self,
+        mutation: Mutation[Any],
+        state: Any,
+        execution_id: str,
+        scope: MetricsScope | None,
+    ) -> PolicyDecision | None:
+        policies = self._policies.get_policies()
+        if not policies:
+            return None
+        timeout = self._policy_timeout
+        began = perf_counter() if scope is not None else 0.0
+        evaluated = 0
+        decisive: PolicyDecision | None = None
+        for policy in policies:
+            evaluated += 1
+            policy_started = perf_counter() if timeout is not None else 0.0
+            try:
+                decision = policy.evaluate(mutation, state)
+            except Exception as error:
+                name = policy.name
+                raise PolicyEvaluationError(
+                    name,
+                    f"policy '{name}' failed to evaluate execution {execution_id}: "
+                    f"{error or type(error).__name__}",
+                    error,
+                    execution_id,
+                ) from error
+            # A synchronous policy cannot be interrupted: the timeout is checked once it returns.
+            if timeout is not None and perf_counter() - policy_started > timeout:
+                raise PolicyEvaluationTimeoutError(
+                    policy.name, timedelta(seconds=timeout), execution_id
+                )
+            if decision is None:
+                raise PolicyEvaluationError(
+                    policy.name,
+                    f"policy '{policy.name}' returned no decision for execution {execution_id}",
+                    execution_id=execution_id,
+                )
+            if not decision.is_allowed or decision.modifications:
+                decisive = decision
+                break
+        if scope is not None:
+            scope.record_policy_time(timedelta(seconds=perf_counter() - began), evaluated)
+        return decisive
+
+    @staticmethod
+    def _validate(
+        mutation: Mutation[Any], state: Any, scope: MetricsScope | None
+    ) -> ValidationResult:
+        if scope is None:
+            return mutation.validate(state)
+        began = perf_counter()
+        validation = mutation.validate(state)
+        scope.record_validation_time(timedelta(seconds=perf_counter() - began), 1)
+        return validation
+
+    def _audit(
+        self,
+        execution_id: str,
+        mutation: Mutation[Any],
+        context: MutationContext,
+        state: Any,
+        result: MutationResult[Any],
+        started: float,
+        error_message: str | None,
+        decisions: Sequence[PolicyDecision],
+    ) -> None:
+        self._auditor.audit(
+            MutationAuditEntry(
+                execution_id=execution_id,
+                mutation_intent=mutation.intent,
+                context=context,
+                is_success=result.is_success,
+                state_id=context.state_id,
+                state_type=type(state).__name__,
+                changes=result.changes,
+                error_message=error_message,
+                policy_decisions=decisions,
+                side_effects=result.side_effects,
+                timestamp=context.timestamp,
+                duration=timedelta(seconds=perf_counter() - started),
+                source_ip_address=context.source_ip_address,
+                user_agent=context.user_agent,
+                metadata=context.metadata or None,
+            )
+        )
+
+    def _report_failure(
+        self,
+        mutation: Mutation[Any],
+        context: MutationContext,
+        state: Any,
+        error: Exception,
+        execution_id: str,
+        started: float,
+    ) -> None:
+        intent = mutation.intent
+        if self._interceptors.snapshot:
+            self._interceptors.run_failed(intent, context, state, error, execution_id)
+        # Written whatever ``is_enabled`` says: an execution that raised is always worth a record
+        # (a disabled auditor such as NullAuditor drops it anyway).
+        self._auditor.audit(
+            MutationAuditEntry(
+                execution_id=execution_id,
+                mutation_intent=intent,
+                context=context,
+                is_success=False,
+                state_id=context.state_id,
+                state_type=type(state).__name__,
+                error_message=str(error) or type(error).__name__,
+                timestamp=context.timestamp,
+                duration=timedelta(seconds=perf_counter() - started),
+                source_ip_address=context.source_ip_address,
+                user_agent=context.user_agent,
+                metadata=context.metadata or None,
+            )
+        )
+
+    def _finalize(
+        self,
+        result: MutationResult[TState],
+        state: TState,
+        execution_id: str,
+        started: float,
+        scope: MetricsScope | None,
+    ) -> MutationResult[TState]:
+        if scope is not None:
+            # A shallow estimate: the size of the state object itself, not what it references.
+            scope.record_state_size(sys.getsizeof(state))
+            scope.record_changes(result.changes.count)
+            self._metrics.record(execution_id, scope.build())
+        return _with_execution_time(result, timedelta(seconds=perf_counter() - started))

@@ -1,0 +1,165 @@
+"""Policies decide whether a mutation may run, may run modified, or needs something first."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from governance._clock import utc_now
+from governance.errors import InvalidArgumentError, MissingArgumentError
+
+if TYPE_CHECKING:
+    from governance.core.mutation import Mutation
+
+
+class PolicyDecisionSeverity(IntEnum):
+    """How serious a policy decision is."""
+
+    INFO = 0
+    WARNING = 1
+    ERROR = 2
+    CRITICAL = 3
+
+
+class PolicyRequirement(BaseModel):
+    """Something that must happen before a mutation may run (an approval, a second factor)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str
+    description: str
+    data: Any = None
+    is_fulfilled: bool = False
+
+    @classmethod
+    def approval(cls, approver: str, reason: str, **data: Any) -> PolicyRequirement:
+        """An approval by ``approver``; extra keys (StepOrder, ApproverRole...) go into ``data``."""
+        return cls(
+            type="Approval",
+            description=f"Approval needed from {approver}: {reason}",
+            data={"Approver": approver, "Reason": reason, **data},
+        )
+
+    @classmethod
+    def two_factor(cls) -> PolicyRequirement:
+        """A second authentication factor."""
+        return cls(type="TwoFactor", description="A second authentication factor is needed")
+
+
+class PolicyDecision(BaseModel):
+    """What a policy decided about one mutation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    is_allowed: bool
+    reason: str | None = None
+    policy_name: str | None = None
+    severity: PolicyDecisionSeverity = PolicyDecisionSeverity.INFO
+    modifications: dict[str, Any] | None = None
+    requirements: list[PolicyRequirement] | None = None
+    metadata: dict[str, Any] | None = None
+    timestamp: datetime = Field(default_factory=utc_now)
+
+    @classmethod
+    def allow(cls, policy_name: str | None = None, reason: str | None = None) -> PolicyDecision:
+        """The mutation may run unchanged."""
+        return cls(is_allowed=True, policy_name=policy_name, reason=reason)
+
+    @classmethod
+    def deny(cls, reason: str, policy_name: str | None = None) -> PolicyDecision:
+        """The mutation is refused (severity ERROR)."""
+        return cls(is_allowed=False, reason=reason, policy_name=policy_name,
+                   severity=PolicyDecisionSeverity.ERROR)
+
+    @classmethod
+    def deny_critical(cls, reason: str, policy_name: str | None = None) -> PolicyDecision:
+        """The mutation is refused (severity CRITICAL)."""
+        return cls(is_allowed=False, reason=reason, policy_name=policy_name,
+                   severity=PolicyDecisionSeverity.CRITICAL)
+
+    @classmethod
+    def modify(
+        cls, modifications: dict[str, Any], policy_name: str | None = None
+    ) -> PolicyDecision:
+        """The mutation may run, with ``modifications`` applied to its successful result.
+
+        Keys the engine understands: ``"State"`` (replaces the new state), ``"SideEffect"``
+        (appends one side effect) and ``"SideEffects"`` (appends several).
+        """
+        return cls(is_allowed=True, modifications=dict(modifications), policy_name=policy_name)
+
+    @classmethod
+    def require_approval(
+        cls, requirement: PolicyRequirement, policy_name: str | None = None
+    ) -> PolicyDecision:
+        """The mutation may not run before ``requirement`` is met."""
+        return cls(is_allowed=False, reason="Approval is required", policy_name=policy_name,
+                   requirements=[requirement], severity=PolicyDecisionSeverity.WARNING)
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """A rule evaluated before a mutation runs; higher ``priority`` is evaluated first."""
+
+    @property
+    def name(self) -> str:
+        """Unique name within a registry."""
+        ...
+
+    @property
+    def priority(self) -> int:
+        """Evaluation order: higher first."""
+        ...
+
+    def evaluate(self, mutation: Mutation[Any], state: Any) -> PolicyDecision:
+        """Decide about ``mutation`` applied to ``state``."""
+        ...
+
+
+def policy_order_key(policy: Policy) -> tuple[int, str, str]:
+    """Sort key: priority descending, then name, then class name (ordinal)."""
+    return (-policy.priority, policy.name, type(policy).__name__)
+
+
+class PolicyRegistry:
+    """Thread-safe set of policies keyed by name, kept in evaluation order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._policies: dict[str, Policy] = {}
+        self._ordered: tuple[Policy, ...] = ()
+
+    def register(self, policy: Policy) -> None:
+        """Add ``policy``, replacing a policy of the same name.
+
+        Raises:
+            MissingArgumentError: ``policy`` is None.
+            InvalidArgumentError: its name is blank.
+        """
+        if policy is None:
+            raise MissingArgumentError("cannot register a None policy")
+        if not policy.name or not policy.name.strip():
+            raise InvalidArgumentError("a policy needs a non-blank name")
+        with self._lock:
+            self._policies[policy.name] = policy
+            self._ordered = tuple(sorted(self._policies.values(), key=policy_order_key))
+
+    def unregister(self, name: str) -> bool:
+        """Remove the policy called ``name``; return whether one was removed."""
+        with self._lock:
+            removed = self._policies.pop(name, None) is not None
+            if removed:
+                self._ordered = tuple(sorted(self._policies.values(), key=policy_order_key))
+            return removed
+
+    def get_policies(self) -> tuple[Policy, ...]:
+        """A snapshot of the policies in evaluation order."""
+        return self._ordered
+
+    def get_policy(self, name: str) -> Policy | None:
+        """The policy called ``name``, if registered."""
+        return self._policies.get(name)

@@ -1,0 +1,204 @@
+"""Results of validating and executing mutations, and the metrics recorded for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from governance._clock import utc_now
+from governance.core.changes import ChangeSet, StateChange
+from governance.errors import MissingArgumentError
+
+if TYPE_CHECKING:
+    from governance.core.effects import SideEffect
+    from governance.core.policies import PolicyDecision
+
+TState = TypeVar("TState")
+
+
+def _require_text(value: str | None, what: str) -> str:
+    if value is None:
+        raise MissingArgumentError(f"a validation entry needs a {what}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationError:
+    """A validation failure at ``path``."""
+
+    path: str
+    message: str
+    code: str | None = None
+    attempted_value: Any = None
+
+    def __post_init__(self) -> None:
+        _require_text(self.path, "path")
+        _require_text(self.message, "message")
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationWarning:
+    """A validation warning at ``path``; does not make the result invalid."""
+
+    path: str
+    message: str
+    code: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_text(self.path, "path")
+        _require_text(self.message, "message")
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationInfo:
+    """An informational validation note at ``path``."""
+
+    path: str
+    message: str
+
+    def __post_init__(self) -> None:
+        _require_text(self.path, "path")
+        _require_text(self.message, "message")
+
+
+@dataclass(slots=True)
+class ValidationResult:
+    """Errors, warnings and infos of one validation; valid when there is no error."""
+
+    errors: list[ValidationError] = field(default_factory=list)
+    warnings: list[ValidationWarning] = field(default_factory=list)
+    info: list[ValidationInfo] = field(default_factory=list)
+
+    @property
+    def is_valid(self) -> bool:
+        """True when no error was recorded."""
+        return not self.errors
+
+    def add_error(self, path: str, message: str, code: str | None = None,
+                  attempted_value: Any = None) -> ValidationResult:
+        """Record an error and return self."""
+        self.errors.append(ValidationError(path, message, code, attempted_value))
+        return self
+
+    def add_warning(self, path: str, message: str, code: str | None = None) -> ValidationResult:
+        """Record a warning and return self."""
+        self.warnings.append(ValidationWarning(path, message, code))
+        return self
+
+    def add_info(self, path: str, message: str) -> ValidationResult:
+        """Record an info note and return self."""
+        self.info.append(ValidationInfo(path, message))
+        return self
+
+    @classmethod
+    def success(cls) -> ValidationResult:
+        """A valid result with nothing recorded."""
+        return cls()
+
+    @classmethod
+    def with_error(cls, path: str, message: str, code: str | None = None) -> ValidationResult:
+        """An invalid result holding one error."""
+        return cls(errors=[ValidationError(path, message, code)])
+
+    @classmethod
+    def with_errors(cls, *errors: ValidationError) -> ValidationResult:
+        """An invalid result holding ``errors``."""
+        return cls(errors=list(errors))
+
+
+@dataclass(slots=True)
+class MutationMetrics:
+    """Timings and counters recorded for one execution."""
+
+    recorded_at: datetime = field(default_factory=utc_now)
+    execution_time: timedelta = timedelta(0)
+    validation_time: timedelta = timedelta(0)
+    policy_evaluation_time: timedelta = timedelta(0)
+    validated_rules: int = 0
+    evaluated_policies: int = 0
+    changes_count: int = 0
+    state_size: int | None = None
+    memory_used: int | None = None
+    used_cache: bool = False
+    additional_metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MutationStatistics:
+    """Aggregated execution times over a window."""
+
+    total_executed: int
+    average_execution_time: timedelta
+    median_execution_time: timedelta
+    p95_execution_time: timedelta
+    last_updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MutationResult(Generic[TState]):
+    """The outcome of one mutation: success with a new state, or failure with the reasons."""
+
+    is_success: bool
+    new_state: TState | None = None
+    changes: ChangeSet = field(default_factory=ChangeSet)
+    validation_result: ValidationResult = field(default_factory=ValidationResult)
+    policy_decisions: list[PolicyDecision] = field(default_factory=list)
+    side_effects: list[SideEffect] = field(default_factory=list)
+    metrics: MutationMetrics = field(default_factory=MutationMetrics)
+    exception: BaseException | None = None
+    completed_at: datetime = field(default_factory=utc_now)
+
+    @classmethod
+    def success(
+        cls,
+        new_state: TState,
+        changes: ChangeSet | StateChange | None = None,
+        side_effects: list[SideEffect] | None = None,
+    ) -> MutationResult[TState]:
+        """A successful result; ``changes`` may be a change set or a single change."""
+        if isinstance(changes, StateChange):
+            changes = ChangeSet.single(changes)
+        return cls(
+            is_success=True,
+            new_state=new_state,
+            changes=changes if changes is not None else ChangeSet(),
+            side_effects=list(side_effects) if side_effects else [],
+        )
+
+    @classmethod
+    def failure(cls, validation: ValidationResult) -> MutationResult[TState]:
+        """A failed result carrying the validation that refused it."""
+        return cls(is_success=False, validation_result=validation)
+
+    @classmethod
+    def policy_blocked(cls, decision: PolicyDecision) -> MutationResult[TState]:
+        """A failed result for a policy that did not allow the mutation."""
+        return cls(
+            is_success=False,
+            policy_decisions=[decision],
+            validation_result=ValidationResult.with_error(
+                "Policy", decision.reason or "Blocked by policy"
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchMutationResult(Generic[TState]):
+    """The outcome of a batch: per-item results and the changes of the successful ones."""
+
+    is_success: bool
+    final_state: TState | None
+    results: list[MutationResult[TState]]
+    aggregated_changes: ChangeSet
+    total_execution_time: timedelta
+
+    @property
+    def success_count(self) -> int:
+        """How many items succeeded."""
+        return sum(1 for r in self.results if r.is_success)
+
+    @property
+    def failure_count(self) -> int:
+        """How many items failed."""
+        return sum(1 for r in self.results if not r.is_success)

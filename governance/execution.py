@@ -1,0 +1,489 @@
+"""Governed execution: resolve an approved request, run its mutation through the engine, and
+record the terminal outcome on the request.
+
+``GovernanceExecutionManager.execute_approved`` is the closed loop::
+
+    APPROVED request ─ resolve & claim (one compare-and-set) ─┬─ stale: REJECTED / PENDING, no engine
+                                                              └─ engine.execute(GovernedMutation)
+                                                                   ├─ success → EXECUTED
+                                                                   ├─ refused → REJECTED
+                                                                   └─ raised  → REJECTED, re-raised
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from governance._clock import Clock, utc_now
+from governance.core.context import MutationContext, MutationIntent
+from governance.core.mutation import Mutation
+from governance.core.results import MutationResult, ValidationResult
+from governance.errors import InvalidArgumentError, InvalidOperationError, MissingArgumentError
+from governance.requests import (
+    CompensationPlan,
+    ExecutionLink,
+    ExecutionLinkType,
+    GovernedExecutionKind,
+    LifecycleDecision,
+    MutationRequest,
+    RequestDecision,
+    RequestStatus,
+)
+from governance.resolution import ResolutionStrategy, VersionResolution, VersionResolutionManager
+from governance.store import RequestStore
+
+TState = TypeVar("TState")
+
+
+class Engine(Protocol):
+    """What governed execution needs of an engine (``MutationEngine`` provides it)."""
+
+    def execute(self, mutation: Mutation[Any], state: Any) -> MutationResult[Any]:
+        """Run ``mutation`` against ``state``."""
+        ...
+
+
+def compensation_metadata(plan: CompensationPlan | None) -> dict[str, Any]:
+    """The decision metadata that describes a compensation plan (empty without one)."""
+    if plan is None:
+        return {}
+    data: dict[str, Any] = {
+        "OriginalRequestId": plan.original_request_id,
+        "CompensationKind": plan.kind.name,
+        "CompensationTrigger": plan.trigger.name,
+    }
+    if plan.batch_id:
+        data["BatchId"] = plan.batch_id
+    if plan.related_request_ids:
+        data["RelatedRequestIds"] = list(plan.related_request_ids)
+    if plan.reason:
+        data["CompensationReason"] = plan.reason
+    return data
+
+
+class GovernedMutation(Generic[TState]):
+    """A mutation wrapped with the governance facts of its request.
+
+    The intent takes the request's blast radius (falling back to the mutation's), the union of
+    tags, and the request's intent metadata plus ``GovernanceRequestId`` and
+    ``GovernanceExecutionKind``. The context defaults ``state_id`` to the request's state and
+    ``correlation_id`` to the request id, and carries the same governance keys, so they reach the
+    engine's audit and history entries. ``apply``/``validate``/``simulate`` delegate.
+    """
+
+    __slots__ = ("_context", "_inner", "_intent", "request")
+
+    def __init__(self, inner: Mutation[TState], request: MutationRequest) -> None:
+        if inner is None:
+            raise MissingArgumentError("a governed mutation needs the mutation it wraps")
+        if request is None:
+            raise MissingArgumentError("a governed mutation needs its request")
+        self._inner = inner
+        self.request = request
+        kind = request.execution.kind.name
+        plan = request.execution.compensation
+        compensation = compensation_metadata(plan)
+        inner_intent = inner.intent
+        request_intent = request.payload.intent
+
+        intent_metadata: dict[str, Any] = {
+            **request_intent.metadata,
+            "GovernanceRequestId": request.request_id,
+            "GovernanceExecutionKind": kind,
+        }
+        if inner_intent.metadata:
+            intent_metadata["ExecutionIntentMetadata"] = dict(inner_intent.metadata)
+        if compensation:
+            intent_metadata["GovernanceCompensation"] = compensation
+        self._intent: MutationIntent = inner_intent.model_copy(update={
+            "estimated_blast_radius": (request_intent.estimated_blast_radius
+                                       or inner_intent.estimated_blast_radius),
+            "tags": request_intent.tags | inner_intent.tags,
+            "metadata": intent_metadata,
+        })
+
+        inner_context = inner.context
+        context_metadata: dict[str, Any] = {
+            **inner_context.metadata,
+            "GovernanceRequestId": request.request_id,
+            "GovernanceExecutionKind": kind,
+        }
+        if request.metadata:
+            context_metadata["GovernanceRequestMetadata"] = dict(request.metadata)
+        if request_intent.metadata:
+            context_metadata["GovernanceIntentMetadata"] = dict(request_intent.metadata)
+        if request_intent.estimated_blast_radius is not None:
+            context_metadata["GovernanceEstimatedBlastRadius"] = (
+                request_intent.estimated_blast_radius.scope.name)
+        if compensation:
+            context_metadata["GovernanceCompensation"] = compensation
+        self._context: MutationContext = inner_context.model_copy(update={
+            "state_id": inner_context.state_id or request.scope.state_id,
+            "correlation_id": inner_context.correlation_id or request.request_id,
+            "metadata": context_metadata,
+        })
+
+    @property
+    def inner(self) -> Mutation[TState]:
+        """The wrapped mutation."""
+        return self._inner
+
+    @property
+    def intent(self) -> MutationIntent:
+        """The governed intent."""
+        return self._intent
+
+    @property
+    def context(self) -> MutationContext:
+        """The governed context."""
+        return self._context
+
+    def apply(self, state: TState) -> MutationResult[TState]:
+        """Delegate to the wrapped mutation."""
+        return self._inner.apply(state)
+
+    def validate(self, state: TState) -> ValidationResult:
+        """Delegate to the wrapped mutation."""
+        return self._inner.validate(state)
+
+    def simulate(self, state: TState) -> MutationResult[TState]:
+        """Delegate to the wrapped mutation."""
+        return self._inner.simulate(state)
+
+
+@dataclass(frozen=True, slots=True)
+class GovernedExecutionResult(Generic[TState]):
+    """The outcome of ``execute_approved``."""
+
+    request: MutationRequest
+    """The latest persisted snapshot of the request."""
+    resolution: VersionResolution
+    """The version resolution; for a run that reached the engine, its request is the final one."""
+    mutation_result: MutationResult[TState] | None
+    """The engine's result; None when resolution stopped the request before the engine."""
+    was_executed: bool
+    resulting_state_version: str | None
+    execution_kind: GovernedExecutionKind
+    compensation: CompensationPlan | None
+
+    @property
+    def new_state(self) -> TState | None:
+        """The state produced by a successful execution."""
+        return self.mutation_result.new_state if self.mutation_result is not None else None
+
+
+def _blank(value: str | None) -> bool:
+    return value is None or not str(value).strip()
+
+
+class OutcomeRecorder:
+    """Records the terminal outcome of a governed execution on its claimed request.
+
+    Each method appends one lifecycle decision and persists the snapshot through the store's
+    compare-and-set against the claimed revision.
+    """
+
+    def __init__(self, store: RequestStore, *, clock: Clock | None = None) -> None:
+        if store is None:
+            raise MissingArgumentError("an outcome recorder needs a request store")
+        self._store = store
+        self._clock = clock or utc_now
+
+    def record_rejected(
+        self,
+        claimed: MutationRequest,
+        context: MutationContext,
+        reason: str,
+        metadata: Mapping[str, Any] | None = None,
+        side_effects: tuple[Any, ...] = (),
+    ) -> MutationRequest:
+        """Record REJECTED with ``reason``; the request keeps ``side_effects``.
+
+        Raises:
+            RequestConcurrencyError: the stored request moved past ``claimed``.
+        """
+        decision = RequestDecision.lifecycle(
+            LifecycleDecision.REJECTED, context, reason,
+            {**(metadata or {}), "ExecutionKind": claimed.execution.kind.name,
+             **compensation_metadata(claimed.execution.compensation)},
+            self._clock())
+        lifecycle = claimed.lifecycle.model_copy(
+            update={"status": RequestStatus.REJECTED, "pending_reason": None})
+        rejected = claimed.with_decision(decision, lifecycle=lifecycle, side_effects=side_effects)
+        return self._store.store_next(rejected, claimed.revision)
+
+    def record_refused(
+        self,
+        claimed: MutationRequest,
+        context: MutationContext,
+        result: MutationResult[Any],
+        current_state_version: str,
+    ) -> MutationRequest:
+        """Record REJECTED for an engine result that did not succeed (policy block, invalid
+        mutation, failed apply), with the first policy reason or validation message."""
+        return self.record_rejected(
+            claimed, context, _refusal_reason(result),
+            {"CurrentStateVersion": current_state_version,
+             "HasPolicyDecisions": bool(result.policy_decisions),
+             "HasValidationErrors": bool(result.validation_result.errors)},
+            tuple(result.side_effects),
+        )
+
+    def record_executed(
+        self,
+        claimed: MutationRequest,
+        context: MutationContext,
+        result: MutationResult[Any],
+        resulting_state_version: str,
+    ) -> MutationRequest:
+        """Record EXECUTED: the resulting version becomes the expected one, ``executed_at`` is
+        the decision's time, and the request keeps the result's side effects.
+
+        Raises:
+            RequestConcurrencyError: the stored request moved past ``claimed``.
+        """
+        kind = claimed.execution.kind
+        reason = ("Compensation request executed" if kind == GovernedExecutionKind.COMPENSATION
+                  else "Request executed")
+        decision = RequestDecision.lifecycle(
+            LifecycleDecision.EXECUTED, context, reason,
+            {"ExecutionKind": kind.name,
+             "ResultingStateVersion": resulting_state_version,
+             "ChangeCount": result.changes.count,
+             "SideEffectCount": len(result.side_effects),
+             **compensation_metadata(claimed.execution.compensation)},
+            self._clock())
+        lifecycle = claimed.lifecycle.model_copy(
+            update={"status": RequestStatus.EXECUTED, "pending_reason": None})
+        versioning = claimed.versioning.model_copy(update={
+            "expected_state_version": resulting_state_version,
+            "resulting_state_version": resulting_state_version,
+            "executed_at": decision.timestamp,
+        })
+        executed = claimed.with_decision(decision, lifecycle=lifecycle, versioning=versioning,
+                                         side_effects=tuple(result.side_effects))
+        return self._store.store_next(executed, claimed.revision)
+
+    def record_resolution(self, resolution: VersionResolution, expected_revision: int
+                          ) -> MutationRequest:
+        """Persist a computed resolution, such as a stale request rejected before the engine.
+
+        Raises:
+            RequestConcurrencyError: the stored revision is not ``expected_revision``.
+        """
+        return self._store.store_next(resolution.request, expected_revision)
+
+
+class GovernanceExecutionManager:
+    """Executes approved requests through the engine and records their terminal outcome."""
+
+    def __init__(
+        self,
+        store: RequestStore,
+        resolution_manager: VersionResolutionManager,
+        engine: Engine,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        if store is None:
+            raise MissingArgumentError("an execution manager needs a request store")
+        if resolution_manager is None:
+            raise MissingArgumentError("an execution manager needs a resolution manager")
+        if engine is None:
+            raise MissingArgumentError("an execution manager needs an engine")
+        self._store = store
+        self._resolution = resolution_manager
+        self._engine = engine
+        self._clock = clock or utc_now
+        self._recorder = OutcomeRecorder(store, clock=self._clock)
+
+    @property
+    def store(self) -> RequestStore:
+        """The store the manager writes to."""
+        return self._store
+
+    @property
+    def recorder(self) -> OutcomeRecorder:
+        """Records terminal outcomes."""
+        return self._recorder
+
+    @property
+    def engine(self) -> Engine:
+        """The engine mutations run through."""
+        return self._engine
+
+    def execute_approved(
+        self,
+        request_id: str,
+        mutation: Mutation[TState],
+        current_state: TState,
+        *,
+        governance_context: MutationContext,
+        strategy: ResolutionStrategy = ResolutionStrategy.REJECT_STALE,
+        current_state_version: str | None = None,
+        resulting_version: Callable[[TState], str] | None = None,
+    ) -> GovernedExecutionResult[TState]:
+        """Resolve, execute and record one approved request.
+
+        Only a request that is APPROVED (and not claimed by another execution) when the call
+        starts runs; the resolution and the execution claim are persisted in one
+        compare-and-set, so concurrent callers on one request execute it at most once.
+
+        Args:
+            request_id: the stored request.
+            mutation: the mutation to run; it is wrapped in a ``GovernedMutation``.
+            current_state: the state to run it on.
+            governance_context: the actor recording resolution and outcome decisions.
+            strategy: what to do when the expected state version is stale.
+            current_state_version: defaults to ``current_state.version``.
+            resulting_version: reads the version of the new state; defaults to ``.version``.
+
+        Returns:
+            The result; ``was_executed`` is True only for a successful engine run, and the
+            stored request is then EXECUTED. A stale request ends REJECTED (REJECT_STALE) or
+            PENDING for renewed approval without running; an engine refusal (policy, validation,
+            failed result) ends REJECTED.
+
+        Raises:
+            InvalidArgumentError: blank ``request_id``, or no current state version.
+            MissingArgumentError: ``mutation`` or ``governance_context`` is None.
+            RequestNotFoundError: no such request.
+            RequestNotExecutableError: the request is not APPROVED, or is already claimed.
+            RequestConcurrencyError: another writer changed the request first; nothing ran.
+            InvalidOperationError: the new state has no version; the request is recorded
+                REJECTED.
+            Exception: whatever the engine raised, after the request was recorded REJECTED.
+        """
+        if _blank(request_id):
+            raise InvalidArgumentError("executing a request needs a non-blank request id")
+        if mutation is None:
+            raise MissingArgumentError(f"executing request '{request_id}' needs a mutation")
+        if governance_context is None:
+            raise MissingArgumentError(
+                f"executing request '{request_id}' needs a governance context")
+        if current_state_version is None:
+            current_state_version = getattr(current_state, "version", None)
+        if _blank(current_state_version):
+            raise InvalidArgumentError(
+                f"executing request '{request_id}' needs the current state version: pass "
+                "current_state_version or a state with a non-blank .version")
+        assert current_state_version is not None
+        read_version = resulting_version or _read_version
+
+        resolution = self._resolution.resolve_for_execution(
+            request_id, current_state_version, governance_context, strategy)
+        claimed = resolution.request
+        if not resolution.outcome.executes:
+            return self._result(claimed, resolution, None, None)
+
+        governed: GovernedMutation[TState] = GovernedMutation(mutation, claimed)
+        try:
+            result = self._engine.execute(governed, current_state)
+        except Exception as exc:
+            self._recorder.record_rejected(
+                claimed, governance_context,
+                f"The engine raised {type(exc).__name__}: {exc}",
+                {"CurrentStateVersion": current_state_version,
+                 "ExecutionFailureType": type(exc).__name__},
+                (),
+            )
+            raise
+
+        if not result.is_success or result.new_state is None:
+            rejected = self._recorder.record_refused(
+                claimed, governance_context, result, current_state_version)
+            return self._result(rejected, _with_request(resolution, rejected), result, None)
+
+        try:
+            resulting = read_version(result.new_state)
+        except Exception as exc:
+            resulting = None
+            failure: BaseException | None = exc
+        else:
+            failure = None
+        if _blank(resulting):
+            self._recorder.record_rejected(
+                claimed, governance_context,
+                "The mutation succeeded but its new state has no version to record",
+                {"CurrentStateVersion": current_state_version},
+                tuple(result.side_effects),
+            )
+            raise InvalidOperationError(
+                f"request '{request_id}': governed execution needs a non-blank resulting state "
+                "version; the request was recorded REJECTED") from failure
+        assert resulting is not None
+
+        executed = self._recorder.record_executed(claimed, governance_context, result, resulting)
+        if executed.execution.kind == GovernedExecutionKind.COMPENSATION:
+            self._link_compensated_original(executed, governance_context, resulting)
+        return self._result(executed, _with_request(resolution, executed), result, resulting)
+
+    def _link_compensated_original(
+        self, compensation: MutationRequest, context: MutationContext, resulting: str
+    ) -> None:
+        plan = compensation.execution.compensation
+        if plan is None:
+            return
+        original = self._store.require(plan.original_request_id)
+        if any(link.type == ExecutionLinkType.COMPENSATED_BY
+               and link.request_id == compensation.request_id
+               for link in original.execution.related_executions):
+            return
+        linked_at = compensation.versioning.executed_at or self._clock()
+        link = ExecutionLink(
+            request_id=compensation.request_id,
+            type=ExecutionLinkType.COMPENSATED_BY,
+            execution_kind=GovernedExecutionKind.COMPENSATION,
+            compensation_kind=plan.kind,
+            trigger=plan.trigger,
+            batch_id=plan.batch_id,
+            linked_at=linked_at,
+        )
+        decision = RequestDecision.lifecycle(
+            LifecycleDecision.COMPENSATED, context,
+            f"Compensated by request '{compensation.request_id}'",
+            {"CompensationRequestId": compensation.request_id,
+             "ResultingStateVersion": resulting,
+             **compensation_metadata(plan)},
+            linked_at)
+        execution = original.execution.model_copy(
+            update={"related_executions": (*original.execution.related_executions, link)})
+        self._store.store_next(original.with_decision(decision, execution=execution),
+                               original.revision)
+
+    @staticmethod
+    def _result(
+        request: MutationRequest,
+        resolution: VersionResolution,
+        mutation_result: MutationResult[TState] | None,
+        resulting: str | None,
+    ) -> GovernedExecutionResult[TState]:
+        return GovernedExecutionResult(
+            request=request,
+            resolution=resolution,
+            mutation_result=mutation_result,
+            was_executed=resulting is not None,
+            resulting_state_version=resulting,
+            execution_kind=request.execution.kind,
+            compensation=request.execution.compensation,
+        )
+
+
+def _read_version(state: Any) -> str:
+    version = getattr(state, "version", None)
+    return "" if version is None else str(version)
+
+
+def _with_request(resolution: VersionResolution, request: MutationRequest) -> VersionResolution:
+    return VersionResolution(request, resolution.outcome, resolution.expected_state_version,
+                             resolution.current_state_version, resolution.is_stale)
+
+
+def _refusal_reason(result: MutationResult[Any]) -> str:
+    if result.policy_decisions:
+        return result.policy_decisions[0].reason or "A policy blocked the governed execution"
+    if result.validation_result.errors:
+        return result.validation_result.errors[0].message
+    return "The engine completed without a successful mutation result"

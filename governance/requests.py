@@ -1,0 +1,653 @@
+"""The governed request aggregate: ``MutationRequest``, its parts, and its decision history.
+
+A request is a frozen pydantic model. Every change produces a new snapshot through
+``model_copy(update=...)``, which does not re-validate: the request was validated once at the
+boundary, and internal copies only assemble already-valid parts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from enum import IntEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from governance._clock import utc_now
+from governance.core.context import MutationContext, MutationIntent
+from governance.core.effects import SideEffect
+from governance.core.policies import PolicyRequirement
+from governance.errors import InvalidArgumentError, InvalidOperationError, MissingArgumentError
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class RequestStatus(IntEnum):
+    """Where a request is in its lifecycle. REJECTED and later are terminal."""
+
+    CREATED = 0
+    PENDING = 1
+    APPROVED = 2
+    REJECTED = 3
+    CANCELED = 4
+    EXPIRED = 5
+    SUPERSEDED = 6
+    EXECUTED = 7
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether no transition leaves this status."""
+        return self >= RequestStatus.REJECTED
+
+
+class PendingReason(IntEnum):
+    """Why a PENDING request waits."""
+
+    APPROVAL = 0
+    EXTERNAL_CHECK = 1
+    SCHEDULE = 2
+    DEPENDENCY = 3
+    QUOTA = 4
+    MANUAL_REVIEW = 5
+    REVALIDATION = 6
+
+
+class DecisionCategory(IntEnum):
+    """Which part of the runtime recorded a decision."""
+
+    LIFECYCLE = 0
+    APPROVAL = 1
+    VERSION_RESOLUTION = 2
+
+
+class LifecycleDecision(IntEnum):
+    """Codes of lifecycle decisions."""
+
+    SUBMITTED = 0
+    PENDING = 1
+    APPROVED = 2
+    REJECTED = 3
+    CANCELED = 4
+    EXPIRED = 5
+    SUPERSEDED = 6
+    EXECUTED = 7
+    COMPENSATED = 8
+
+
+class ApprovalDecision(IntEnum):
+    """Codes of approval-workflow decisions."""
+
+    REQUESTED = 0
+    GRANTED = 1
+    REJECTED = 2
+    QUORUM_SATISFIED = 3
+    EXPIRED = 4
+
+
+class VersionResolutionDecision(IntEnum):
+    """Codes of version-resolution decisions."""
+
+    VALIDATED = 0
+    REVALIDATION_REQUIRED = 1
+    RENEWED_APPROVAL_REQUIRED = 2
+    REJECTED_AS_STALE = 3
+
+
+class DecisionType(BaseModel):
+    """A decision's category and code; equal when both are equal. ``str()`` is the code."""
+
+    model_config = _FROZEN
+
+    category: DecisionCategory
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+    @classmethod
+    def lifecycle(cls, decision: LifecycleDecision) -> DecisionType:
+        """A lifecycle decision type."""
+        return _LIFECYCLE_TYPES[decision]
+
+    @classmethod
+    def approval(cls, decision: ApprovalDecision) -> DecisionType:
+        """An approval decision type."""
+        return _APPROVAL_TYPES[decision]
+
+    @classmethod
+    def version_resolution(cls, decision: VersionResolutionDecision) -> DecisionType:
+        """A version-resolution decision type."""
+        return _RESOLUTION_TYPES[decision]
+
+
+_LIFECYCLE_TYPES = {d: DecisionType(category=DecisionCategory.LIFECYCLE, code=d.name)
+                    for d in LifecycleDecision}
+_APPROVAL_TYPES = {d: DecisionType(category=DecisionCategory.APPROVAL, code=d.name)
+                   for d in ApprovalDecision}
+_RESOLUTION_TYPES = {d: DecisionType(category=DecisionCategory.VERSION_RESOLUTION, code=d.name)
+                     for d in VersionResolutionDecision}
+
+
+class RequestDecision(BaseModel):
+    """One entry of a request's append-only decision history."""
+
+    model_config = _FROZEN
+
+    type: DecisionType
+    context: MutationContext
+    reason: str | None = None
+    timestamp: datetime = Field(default_factory=utc_now)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def category(self) -> DecisionCategory:
+        """The decision's category."""
+        return self.type.category
+
+    @property
+    def code(self) -> str:
+        """The decision's code."""
+        return self.type.code
+
+    @classmethod
+    def create(
+        cls,
+        type: DecisionType,
+        context: MutationContext,
+        reason: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+    ) -> RequestDecision:
+        """A decision of ``type`` recorded by the actor of ``context``.
+
+        Raises:
+            MissingArgumentError: ``context`` is None.
+        """
+        if context is None:
+            raise MissingArgumentError(f"a {type.code} decision needs the context of its actor")
+        return cls.model_construct(
+            type=type,
+            context=context,
+            reason=reason,
+            timestamp=timestamp or utc_now(),
+            metadata=dict(metadata) if metadata else {},
+        )
+
+    @classmethod
+    def lifecycle(cls, decision: LifecycleDecision, context: MutationContext,
+                  reason: str | None = None, metadata: Mapping[str, Any] | None = None,
+                  timestamp: datetime | None = None) -> RequestDecision:
+        """A lifecycle decision."""
+        return cls.create(DecisionType.lifecycle(decision), context, reason, metadata, timestamp)
+
+    @classmethod
+    def approval(cls, decision: ApprovalDecision, context: MutationContext,
+                 reason: str | None = None, metadata: Mapping[str, Any] | None = None,
+                 timestamp: datetime | None = None) -> RequestDecision:
+        """An approval decision."""
+        return cls.create(DecisionType.approval(decision), context, reason, metadata, timestamp)
+
+    @classmethod
+    def version_resolution(cls, decision: VersionResolutionDecision, context: MutationContext,
+                           reason: str | None = None, metadata: Mapping[str, Any] | None = None,
+                           timestamp: datetime | None = None) -> RequestDecision:
+        """A version-resolution decision."""
+        return cls.create(DecisionType.version_resolution(decision), context, reason, metadata,
+                          timestamp)
+
+
+class ApprovalRequirementStatus(IntEnum):
+    """Where one approval requirement stands."""
+
+    PENDING = 0
+    APPROVED = 1
+    REJECTED = 2
+    SATISFIED = 3
+    EXPIRED = 4
+
+
+class ApprovalRejectionReason(BaseModel):
+    """A structured reason given when an approver rejects."""
+
+    model_config = _FROZEN
+
+    code: str = ""
+    category: str | None = None
+    message: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApprovalRequirement(BaseModel):
+    """One approval a request waits for: who may give it, in which step, and its outcome."""
+
+    model_config = _FROZEN
+
+    approval_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    type: str = "Approval"
+    description: str = ""
+    approver_id: str = ""
+    approver_role: str | None = None
+    approver_group: str | None = None
+    approver_name: str | None = None
+    step_order: int = 1
+    approval_group_id: str | None = None
+    required_approvals: int = 1
+    expires_at: datetime | None = None
+    status: ApprovalRequirementStatus = ApprovalRequirementStatus.PENDING
+    decided_at: datetime | None = None
+    decision_context: MutationContext | None = None
+    decision_reason: str | None = None
+    rejection: ApprovalRejectionReason | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class GovernedExecutionKind(IntEnum):
+    """Whether a request is an ordinary execution or compensates an earlier one."""
+
+    STANDARD = 0
+    COMPENSATION = 1
+
+
+class CompensationKind(IntEnum):
+    """How a compensation undoes an earlier execution."""
+
+    ROLLBACK = 0
+    FORWARD_CORRECTION = 1
+
+
+class CompensationTrigger(IntEnum):
+    """What led to a compensation."""
+
+    OPERATOR_ROLLBACK = 0
+    BATCH_FAILURE = 1
+    FAILED_EXECUTION = 2
+
+
+class CompensationPlan(BaseModel):
+    """What a compensation request compensates, and why."""
+
+    model_config = _FROZEN
+
+    original_request_id: str
+    kind: CompensationKind = CompensationKind.ROLLBACK
+    trigger: CompensationTrigger = CompensationTrigger.OPERATOR_ROLLBACK
+    batch_id: str | None = None
+    related_request_ids: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+class ExecutionLinkType(IntEnum):
+    """Direction of a link between a request and its compensation."""
+
+    COMPENSATES = 0
+    COMPENSATED_BY = 1
+
+
+class ExecutionLink(BaseModel):
+    """A link from one request to a related execution."""
+
+    model_config = _FROZEN
+
+    request_id: str
+    type: ExecutionLinkType
+    execution_kind: GovernedExecutionKind = GovernedExecutionKind.STANDARD
+    compensation_kind: CompensationKind | None = None
+    trigger: CompensationTrigger | None = None
+    batch_id: str | None = None
+    linked_at: datetime = Field(default_factory=utc_now)
+
+
+class ExecutionClaim(BaseModel):
+    """The mark a governed execution sets, through the store's compare-and-set, before the engine
+    runs. A claimed request is never executed by anyone else."""
+
+    model_config = _FROZEN
+
+    claim_id: str
+    claimed_at: datetime
+    actor_id: str | None = None
+
+
+class RequestScope(BaseModel):
+    """Which state a request targets, and the type names of the state and of the mutation."""
+
+    model_config = _FROZEN
+
+    state_id: str = ""
+    state_type: str = ""
+    mutation_type: str = ""
+
+
+class RequestPayload(BaseModel):
+    """What is asked (the intent) and by whom (the requester's context)."""
+
+    model_config = _FROZEN
+
+    intent: MutationIntent
+    context: MutationContext
+
+
+class RequestLifecycle(BaseModel):
+    """Status, pending reason, expiry and timestamps of a request."""
+
+    model_config = _FROZEN
+
+    status: RequestStatus = RequestStatus.CREATED
+    pending_reason: PendingReason | None = None
+    expires_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class GovernedExecutionDetails(BaseModel):
+    """Execution kind, compensation plan, related executions and the execution claim."""
+
+    model_config = _FROZEN
+
+    kind: GovernedExecutionKind = GovernedExecutionKind.STANDARD
+    compensation: CompensationPlan | None = None
+    related_executions: tuple[ExecutionLink, ...] = ()
+    claim: ExecutionClaim | None = None
+
+
+class RequestVersioning(BaseModel):
+    """The state version a request was approved against, and what its execution produced."""
+
+    model_config = _FROZEN
+
+    expected_state_version: str | None = None
+    resulting_state_version: str | None = None
+    executed_at: datetime | None = None
+
+
+def _type_name(value: str | type[Any]) -> str:
+    return value if isinstance(value, str) else value.__name__
+
+
+class MutationRequest(BaseModel):
+    """A governed request for a mutation: the aggregate the governance runtime works on.
+
+    Fields are grouped in detail records; the flat read-only accessors (``status``,
+    ``state_id``...) are conveniences and are not serialized. ``revision`` is owned by the store.
+    """
+
+    model_config = _FROZEN
+
+    request_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    scope: RequestScope = Field(default_factory=RequestScope)
+    payload: RequestPayload
+    lifecycle: RequestLifecycle = Field(default_factory=RequestLifecycle)
+    execution: GovernedExecutionDetails = Field(default_factory=GovernedExecutionDetails)
+    requirements: tuple[PolicyRequirement, ...] = ()
+    approval_requirements: tuple[ApprovalRequirement, ...] = ()
+    decisions: tuple[RequestDecision, ...] = ()
+    side_effects: tuple[SideEffect, ...] = ()
+    revision: int = 0
+    versioning: RequestVersioning = Field(default_factory=RequestVersioning)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def state_id(self) -> str:
+        """The targeted state's id."""
+        return self.scope.state_id
+
+    @property
+    def state_type(self) -> str:
+        """The targeted state's type name."""
+        return self.scope.state_type
+
+    @property
+    def mutation_type(self) -> str:
+        """The mutation's type name."""
+        return self.scope.mutation_type
+
+    @property
+    def intent(self) -> MutationIntent:
+        """What the request asks for."""
+        return self.payload.intent
+
+    @property
+    def context(self) -> MutationContext:
+        """The requester's context."""
+        return self.payload.context
+
+    @property
+    def status(self) -> RequestStatus:
+        """The lifecycle status."""
+        return self.lifecycle.status
+
+    @property
+    def pending_reason(self) -> PendingReason | None:
+        """Why the request waits, when PENDING."""
+        return self.lifecycle.pending_reason
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When a pending request expires."""
+        return self.lifecycle.expires_at
+
+    @property
+    def created_at(self) -> datetime:
+        """When the request was created."""
+        return self.lifecycle.created_at
+
+    @property
+    def updated_at(self) -> datetime:
+        """When the request last changed."""
+        return self.lifecycle.updated_at
+
+    @property
+    def expected_state_version(self) -> str | None:
+        """The state version the request was approved against."""
+        return self.versioning.expected_state_version
+
+    def with_decision(self, decision: RequestDecision, **updates: Any) -> MutationRequest:
+        """A new snapshot with ``decision`` appended and ``updated_at`` set to its timestamp.
+
+        ``updates`` may replace whole detail records (``lifecycle=...``). When ``lifecycle`` is
+        not given, only its ``updated_at`` moves.
+        """
+        lifecycle = updates.pop("lifecycle", self.lifecycle)
+        updates["lifecycle"] = lifecycle.model_copy(update={"updated_at": decision.timestamp})
+        updates["decisions"] = (*self.decisions, decision)
+        return self.model_copy(update=updates)
+
+    # -- factories ---------------------------------------------------------------------------
+
+    @classmethod
+    def _new(
+        cls,
+        state_id: str,
+        state_type: str | type[Any],
+        mutation_type: str | type[Any],
+        intent: MutationIntent,
+        context: MutationContext,
+        *,
+        status: RequestStatus,
+        decisions: Sequence[RequestDecision],
+        now: datetime,
+        pending_reason: PendingReason | None = None,
+        expires_at: datetime | None = None,
+        requirements: Sequence[PolicyRequirement] = (),
+        approval_requirements: Sequence[ApprovalRequirement] = (),
+        expected_state_version: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> MutationRequest:
+        return cls(
+            request_id=request_id or str(uuid.uuid4()),
+            scope=RequestScope(
+                state_id=state_id,
+                state_type=_type_name(state_type),
+                mutation_type=_type_name(mutation_type),
+            ),
+            payload=RequestPayload(intent=intent, context=context),
+            lifecycle=RequestLifecycle(
+                status=status,
+                pending_reason=pending_reason,
+                expires_at=expires_at,
+                created_at=now,
+                updated_at=now,
+            ),
+            requirements=tuple(requirements),
+            approval_requirements=tuple(approval_requirements),
+            decisions=tuple(decisions),
+            versioning=RequestVersioning(expected_state_version=expected_state_version),
+            metadata=dict(metadata) if metadata else {},
+        )
+
+    @classmethod
+    def approved(
+        cls,
+        state_id: str,
+        state_type: str | type[Any],
+        mutation_type: str | type[Any],
+        intent: MutationIntent,
+        context: MutationContext,
+        *,
+        expected_state_version: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+        now: datetime | None = None,
+    ) -> MutationRequest:
+        """A request approved at submission (decisions: SUBMITTED, APPROVED).
+
+        ``state_type`` and ``mutation_type`` accept a class, whose ``__name__`` is used.
+
+        Raises:
+            MissingArgumentError: ``intent`` or ``context`` is None.
+            InvalidArgumentError: ``state_id`` is blank.
+        """
+        _check_request_inputs(state_id, intent, context)
+        now = now or utc_now()
+        return cls._new(
+            state_id, state_type, mutation_type, intent, context,
+            status=RequestStatus.APPROVED,
+            decisions=(
+                RequestDecision.lifecycle(LifecycleDecision.SUBMITTED, context, context.reason,
+                                          timestamp=now),
+                RequestDecision.lifecycle(LifecycleDecision.APPROVED, context,
+                                          "Approved when it was submitted", timestamp=now),
+            ),
+            now=now,
+            expected_state_version=expected_state_version,
+            metadata=metadata,
+            request_id=request_id,
+        )
+
+    @classmethod
+    def pending(
+        cls,
+        state_id: str,
+        state_type: str | type[Any],
+        mutation_type: str | type[Any],
+        intent: MutationIntent,
+        context: MutationContext,
+        pending_reason: PendingReason,
+        *,
+        requirements: Sequence[PolicyRequirement] | None = None,
+        expected_state_version: str | None = None,
+        expires_at: datetime | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+        now: datetime | None = None,
+    ) -> MutationRequest:
+        """A request waiting for ``pending_reason`` (decisions: SUBMITTED, PENDING).
+
+        Raises:
+            MissingArgumentError: ``intent``, ``context`` or ``pending_reason`` is None.
+            InvalidArgumentError: ``state_id`` is blank.
+        """
+        _check_request_inputs(state_id, intent, context)
+        if pending_reason is None:
+            raise MissingArgumentError("a pending request needs a pending reason")
+        now = now or utc_now()
+        return cls._new(
+            state_id, state_type, mutation_type, intent, context,
+            status=RequestStatus.PENDING,
+            pending_reason=pending_reason,
+            expires_at=expires_at,
+            requirements=requirements or (),
+            decisions=(
+                RequestDecision.lifecycle(LifecycleDecision.SUBMITTED, context, context.reason,
+                                          timestamp=now),
+                RequestDecision.lifecycle(
+                    LifecycleDecision.PENDING, context,
+                    f"Request is pending: {pending_reason.name}", timestamp=now),
+            ),
+            now=now,
+            expected_state_version=expected_state_version,
+            metadata=metadata,
+            request_id=request_id,
+        )
+
+    @classmethod
+    def pending_approval(
+        cls,
+        state_id: str,
+        state_type: str | type[Any],
+        mutation_type: str | type[Any],
+        intent: MutationIntent,
+        context: MutationContext,
+        requirements: Sequence[PolicyRequirement],
+        *,
+        expected_state_version: str | None = None,
+        expires_at: datetime | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+        now: datetime | None = None,
+    ) -> MutationRequest:
+        """A request waiting for approvals mapped from the "Approval" ``requirements``.
+
+        Decisions: SUBMITTED, PENDING, and an approval REQUESTED carrying the requirement count.
+
+        Raises:
+            InvalidOperationError: no requirement is of type "Approval".
+            InvalidApprovalConfigurationError: an approval requirement is misconfigured.
+        """
+        from governance.approval import map_approval_requirements
+
+        _check_request_inputs(state_id, intent, context)
+        if requirements is None:
+            raise MissingArgumentError("a pending-approval request needs its requirements")
+        rid = request_id or str(uuid.uuid4())
+        approvals = map_approval_requirements(requirements, request_id=rid)
+        if not approvals:
+            raise InvalidOperationError(
+                f"request '{rid}' cannot wait for approval: none of its requirements is an "
+                "approval requirement"
+            )
+        now = now or utc_now()
+        return cls._new(
+            state_id, state_type, mutation_type, intent, context,
+            status=RequestStatus.PENDING,
+            pending_reason=PendingReason.APPROVAL,
+            expires_at=expires_at,
+            requirements=requirements,
+            approval_requirements=approvals,
+            decisions=(
+                RequestDecision.lifecycle(LifecycleDecision.SUBMITTED, context, context.reason,
+                                          timestamp=now),
+                RequestDecision.lifecycle(LifecycleDecision.PENDING, context,
+                                          "Request is pending approval", timestamp=now),
+                RequestDecision.approval(
+                    ApprovalDecision.REQUESTED, context,
+                    f"{len(approvals)} approval action(s) requested",
+                    {"ApprovalRequirementCount": len(approvals)}, timestamp=now),
+            ),
+            now=now,
+            expected_state_version=expected_state_version,
+            metadata=metadata,
+            request_id=rid,
+        )
+
+
+def _check_request_inputs(state_id: str, intent: MutationIntent, context: MutationContext) -> None:
+    if intent is None:
+        raise MissingArgumentError("a request needs an intent")
+    if context is None:
+        raise MissingArgumentError("a request needs the requester's context")
+    if state_id is None or not str(state_id).strip():
+        raise InvalidArgumentError("a request needs a non-blank state id")

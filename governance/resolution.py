@@ -1,0 +1,227 @@
+"""Version resolution: compare the state version a request was approved against with the current
+one, and decide by an explicit strategy what happens when they differ."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import IntEnum
+
+from governance._clock import Clock, utc_now
+from governance.core.context import MutationContext
+from governance.errors import (
+    InvalidArgumentError,
+    MissingArgumentError,
+    RequestNotExecutableError,
+)
+from governance.requests import (
+    ExecutionClaim,
+    MutationRequest,
+    PendingReason,
+    RequestDecision,
+    RequestStatus,
+    VersionResolutionDecision,
+)
+from governance.store import RequestStore
+
+
+class ResolutionStrategy(IntEnum):
+    """What to do with a request whose expected state version is stale."""
+
+    REJECT_STALE = 0
+    REQUIRE_RENEWED_APPROVAL = 1
+    REVALIDATE_ON_LATEST_STATE = 2
+
+
+class ResolutionOutcome(IntEnum):
+    """What resolution decided."""
+
+    EXECUTE_APPROVED_VERSION = 0
+    REVALIDATE_ON_LATEST_STATE = 1
+    REJECTED_AS_STALE = 2
+    REQUIRES_RENEWED_APPROVAL = 3
+
+    @property
+    def executes(self) -> bool:
+        """Whether the request goes on to the engine."""
+        return self in (ResolutionOutcome.EXECUTE_APPROVED_VERSION,
+                        ResolutionOutcome.REVALIDATE_ON_LATEST_STATE)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionResolution:
+    """The result of resolving one request against the current state version."""
+
+    request: MutationRequest
+    """The request after resolution (persisted, when it came from the manager)."""
+    outcome: ResolutionOutcome
+    expected_state_version: str | None
+    current_state_version: str
+    is_stale: bool
+
+
+def _blank(value: str | None) -> bool:
+    return value is None or not value.strip()
+
+
+class VersionResolver:
+    """Pure version resolution: computes the next snapshot of a request, persists nothing."""
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock = clock or utc_now
+
+    def resolve(
+        self,
+        request: MutationRequest,
+        current_state_version: str,
+        context: MutationContext,
+        strategy: ResolutionStrategy,
+    ) -> VersionResolution:
+        """Resolve ``request`` against ``current_state_version``.
+
+        Stale means the request has a non-blank expected version that differs (exactly) from
+        the current one. Not stale: a VALIDATED decision, nothing else changes. Stale: by
+        ``strategy``, REJECT_STALE → REJECTED; REQUIRE_RENEWED_APPROVAL → PENDING for approval;
+        REVALIDATE_ON_LATEST_STATE → PENDING for revalidation; the last two expect the current
+        version from then on.
+
+        Raises:
+            MissingArgumentError: ``request`` or ``context`` is None.
+            InvalidArgumentError: ``current_state_version`` is blank, or ``strategy`` is unknown.
+        """
+        if request is None:
+            raise MissingArgumentError("version resolution needs a request")
+        if _blank(current_state_version):
+            raise InvalidArgumentError(
+                f"resolving request '{request.request_id}' needs a non-blank current state version")
+        if context is None:
+            raise MissingArgumentError(
+                f"resolving request '{request.request_id}' needs the resolver's context")
+        expected = request.versioning.expected_state_version
+        metadata = {"ExpectedStateVersion": expected or "",
+                    "CurrentStateVersion": current_state_version}
+        now = self._clock()
+        if _blank(expected) or expected == current_state_version:
+            reason = (f"State version '{current_state_version}' is the approved one"
+                      if not _blank(expected)
+                      else "No expected state version was given; the request may proceed")
+            decision = RequestDecision.version_resolution(
+                VersionResolutionDecision.VALIDATED, context, reason, metadata, now)
+            # A VALIDATED decision leaves status and updated_at untouched.
+            resolved = request.model_copy(update={"decisions": (*request.decisions, decision)})
+            return VersionResolution(resolved, ResolutionOutcome.EXECUTE_APPROVED_VERSION,
+                                     expected, current_state_version, False)
+
+        stale_reason = (f"Approved against state version '{expected}', "
+                        f"but the state is now at '{current_state_version}'")
+        lifecycle = request.lifecycle
+        versioning = request.versioning
+        if strategy == ResolutionStrategy.REJECT_STALE:
+            code = VersionResolutionDecision.REJECTED_AS_STALE
+            outcome = ResolutionOutcome.REJECTED_AS_STALE
+            lifecycle = lifecycle.model_copy(
+                update={"status": RequestStatus.REJECTED, "pending_reason": None})
+        elif strategy == ResolutionStrategy.REQUIRE_RENEWED_APPROVAL:
+            code = VersionResolutionDecision.RENEWED_APPROVAL_REQUIRED
+            outcome = ResolutionOutcome.REQUIRES_RENEWED_APPROVAL
+            lifecycle = lifecycle.model_copy(
+                update={"status": RequestStatus.PENDING, "pending_reason": PendingReason.APPROVAL})
+            versioning = versioning.model_copy(
+                update={"expected_state_version": current_state_version})
+        elif strategy == ResolutionStrategy.REVALIDATE_ON_LATEST_STATE:
+            code = VersionResolutionDecision.REVALIDATION_REQUIRED
+            outcome = ResolutionOutcome.REVALIDATE_ON_LATEST_STATE
+            lifecycle = lifecycle.model_copy(
+                update={"status": RequestStatus.PENDING,
+                        "pending_reason": PendingReason.REVALIDATION})
+            versioning = versioning.model_copy(
+                update={"expected_state_version": current_state_version})
+        else:
+            raise InvalidArgumentError(
+                f"request '{request.request_id}': unknown resolution strategy {strategy!r}")
+        decision = RequestDecision.version_resolution(code, context, stale_reason, metadata, now)
+        resolved = request.with_decision(decision, lifecycle=lifecycle, versioning=versioning)
+        return VersionResolution(resolved, outcome, expected, current_state_version, True)
+
+
+class VersionResolutionManager:
+    """Resolves stored requests and persists the result through the store's compare-and-set."""
+
+    def __init__(self, store: RequestStore, resolver: VersionResolver | None = None,
+                 *, clock: Clock | None = None) -> None:
+        if store is None:
+            raise MissingArgumentError("a resolution manager needs a request store")
+        self._store = store
+        self._clock = clock or utc_now
+        self._resolver = resolver or VersionResolver(clock=self._clock)
+
+    @property
+    def store(self) -> RequestStore:
+        """The store the manager writes to."""
+        return self._store
+
+    @property
+    def resolver(self) -> VersionResolver:
+        """The resolver computing each resolution."""
+        return self._resolver
+
+    def resolve_and_store(
+        self,
+        request_id: str,
+        current_state_version: str,
+        context: MutationContext,
+        strategy: ResolutionStrategy,
+    ) -> VersionResolution:
+        """Resolve the stored request and persist the result (revision + 1, even when VALIDATED).
+
+        Raises:
+            InvalidArgumentError: blank ``request_id`` or ``current_state_version``.
+            RequestNotFoundError: no such request.
+            RequestConcurrencyError: another writer changed the request first.
+        """
+        if _blank(current_state_version):
+            raise InvalidArgumentError(
+                f"resolving request '{request_id}' needs a non-blank current state version")
+        loaded = self._store.require(request_id)
+        resolution = self._resolver.resolve(loaded, current_state_version, context, strategy)
+        stored = self._store.store_next(resolution.request, loaded.revision)
+        return VersionResolution(stored, resolution.outcome, resolution.expected_state_version,
+                                 resolution.current_state_version, resolution.is_stale)
+
+    def resolve_for_execution(
+        self,
+        request_id: str,
+        current_state_version: str,
+        context: MutationContext,
+        strategy: ResolutionStrategy,
+    ) -> VersionResolution:
+        """Resolve an APPROVED request and, when it goes on to the engine, claim it, in one write.
+
+        The claim and the resolution are persisted by the same compare-and-set, so of several
+        callers racing on one request exactly one wins; the others fail before anything runs.
+
+        Raises:
+            RequestNotExecutableError: the request is not APPROVED, or is already claimed.
+            and every error of ``resolve_and_store``.
+        """
+        if _blank(current_state_version):
+            raise InvalidArgumentError(
+                f"resolving request '{request_id}' needs a non-blank current state version")
+        loaded = self._store.require(request_id)
+        if loaded.lifecycle.status != RequestStatus.APPROVED:
+            raise RequestNotExecutableError(request_id, loaded.lifecycle.status.name)
+        claim = loaded.execution.claim
+        if claim is not None:
+            raise RequestNotExecutableError(
+                request_id, loaded.lifecycle.status.name,
+                f"execution '{claim.claim_id}' already claimed it at {claim.claimed_at.isoformat()}")
+        resolution = self._resolver.resolve(loaded, current_state_version, context, strategy)
+        resolved = resolution.request
+        if resolution.outcome.executes:
+            claim = ExecutionClaim(claim_id=uuid.uuid4().hex, claimed_at=self._clock(),
+                                   actor_id=context.actor_id)
+            resolved = resolved.model_copy(
+                update={"execution": resolved.execution.model_copy(update={"claim": claim})})
+        stored = self._store.store_next(resolved, loaded.revision)
+        return VersionResolution(stored, resolution.outcome, resolution.expected_state_version,
+                                 resolution.current_state_version, resolution.is_stale)

@@ -1,0 +1,183 @@
+"""Request storage with optimistic concurrency: the ``RequestStore`` contract and its in-memory
+implementation.
+
+Every runtime write follows the same steps: load a snapshot, compute the next snapshot, then
+``try_store(next, expected_revision=loaded.revision)``. A ``None`` answer means another writer got
+there first, and the caller raises ``RequestConcurrencyError``; nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+from governance.errors import (
+    InvalidArgumentError,
+    MissingArgumentError,
+    RequestAlreadyExistsError,
+    RequestConcurrencyError,
+    RequestNotFoundError,
+)
+from governance.requests import MutationRequest, PendingReason, RequestStatus
+
+
+def _order_key(request: MutationRequest) -> tuple[object, str]:
+    return (request.lifecycle.created_at, request.request_id)
+
+
+class RequestStore(ABC):
+    """Where governed requests live. Implementations must be safe for callers on several threads.
+
+    Stored requests are immutable snapshots: a store may hand out the object it holds.
+    """
+
+    @abstractmethod
+    def create(self, request: MutationRequest) -> MutationRequest:
+        """Store a new request with ``revision = 0`` and return the stored snapshot.
+
+        Raises:
+            MissingArgumentError: ``request`` is None.
+            RequestAlreadyExistsError: a request with the same id is stored; nothing changes.
+        """
+
+    @abstractmethod
+    def try_store(self, request: MutationRequest, expected_revision: int) -> MutationRequest | None:
+        """Replace the stored snapshot when its revision equals ``expected_revision``.
+
+        The incoming ``revision`` field is ignored: the stored snapshot gets
+        ``expected_revision + 1``, and is returned. Returns ``None``, changing nothing, when the id
+        is unknown or the stored revision differs.
+        """
+
+    @abstractmethod
+    def get(self, request_id: str) -> MutationRequest | None:
+        """The stored snapshot, or ``None``."""
+
+    @abstractmethod
+    def get_by_state_id(self, state_id: str) -> list[MutationRequest]:
+        """Every request targeting ``state_id``, ordered by creation time then id."""
+
+    @abstractmethod
+    def get_pending(self, reason: PendingReason | None = None) -> list[MutationRequest]:
+        """PENDING requests (with ``reason`` when given), ordered by creation time then id."""
+
+    @abstractmethod
+    def get_pending_by_state_id(
+        self, state_id: str, reason: PendingReason | None = None
+    ) -> list[MutationRequest]:
+        """PENDING requests targeting ``state_id`` (with ``reason`` when given), ordered."""
+
+    @abstractmethod
+    def all(self) -> list[MutationRequest]:
+        """Every stored request, ordered by creation time then id."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """How many requests are stored."""
+
+    def require(self, request_id: str) -> MutationRequest:
+        """The stored snapshot of ``request_id``.
+
+        Raises:
+            InvalidArgumentError: ``request_id`` is blank.
+            RequestNotFoundError: nothing is stored under that id.
+        """
+        if request_id is None or not str(request_id).strip():
+            raise InvalidArgumentError("a request id must not be blank")
+        request = self.get(request_id)
+        if request is None:
+            raise RequestNotFoundError(request_id)
+        return request
+
+    def store_next(self, request: MutationRequest, expected_revision: int) -> MutationRequest:
+        """``try_store`` that raises instead of answering ``None``.
+
+        Raises:
+            RequestConcurrencyError: the stored revision is not ``expected_revision``.
+            RequestNotFoundError: the request is not stored.
+        """
+        stored = self.try_store(request, expected_revision)
+        if stored is None:
+            if self.get(request.request_id) is None:
+                raise RequestNotFoundError(request.request_id)
+            raise RequestConcurrencyError(request.request_id, expected_revision)
+        return stored
+
+
+class InMemoryRequestStore(RequestStore):
+    """A lock-guarded dict of snapshots, with indexes by state id and for pending requests, so
+    that a lookup does not scan every stored request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: dict[str, MutationRequest] = {}
+        self._by_state: dict[str, dict[str, None]] = {}
+        self._pending: dict[str, None] = {}
+
+    def create(self, request: MutationRequest) -> MutationRequest:
+        if request is None:
+            raise MissingArgumentError("cannot create a None request")
+        stored = request.model_copy(update={"revision": 0})
+        with self._lock:
+            if request.request_id in self._requests:
+                raise RequestAlreadyExistsError(request.request_id)
+            self._requests[request.request_id] = stored
+            self._by_state.setdefault(stored.scope.state_id, {})[stored.request_id] = None
+            if stored.lifecycle.status == RequestStatus.PENDING:
+                self._pending[stored.request_id] = None
+        return stored
+
+    def try_store(self, request: MutationRequest, expected_revision: int) -> MutationRequest | None:
+        if request is None:
+            raise MissingArgumentError("cannot store a None request")
+        request_id = request.request_id
+        with self._lock:
+            current = self._requests.get(request_id)
+            if current is None or current.revision != expected_revision:
+                return None
+            stored = request.model_copy(update={"revision": expected_revision + 1})
+            self._requests[request_id] = stored
+            old_state = current.scope.state_id
+            new_state = stored.scope.state_id
+            if old_state != new_state:
+                self._by_state[old_state].pop(request_id, None)
+                self._by_state.setdefault(new_state, {})[request_id] = None
+            if stored.lifecycle.status == RequestStatus.PENDING:
+                self._pending[request_id] = None
+            else:
+                self._pending.pop(request_id, None)
+        return stored
+
+    def get(self, request_id: str) -> MutationRequest | None:
+        return self._requests.get(request_id)
+
+    def get_by_state_id(self, state_id: str) -> list[MutationRequest]:
+        with self._lock:
+            found = [self._requests[r] for r in self._by_state.get(state_id, ())]
+        return sorted(found, key=_order_key)
+
+    def get_pending(self, reason: PendingReason | None = None) -> list[MutationRequest]:
+        with self._lock:
+            found = [self._requests[r] for r in self._pending]
+        if reason is not None:
+            found = [r for r in found if r.lifecycle.pending_reason == reason]
+        return sorted(found, key=_order_key)
+
+    def get_pending_by_state_id(
+        self, state_id: str, reason: PendingReason | None = None
+    ) -> list[MutationRequest]:
+        return [r for r in self.get_by_state_id(state_id)
+                if r.lifecycle.status == RequestStatus.PENDING
+                and (reason is None or r.lifecycle.pending_reason == reason)]
+
+    def all(self) -> list[MutationRequest]:
+        with self._lock:
+            found = list(self._requests.values())
+        return sorted(found, key=_order_key)
+
+    def __len__(self) -> int:
+        return len(self._requests)
+
+    def __iter__(self) -> Iterator[MutationRequest]:
+        return iter(self.all())
