@@ -1,0 +1,141 @@
+"""Admission: the global concurrency limit and the per-state gate of MutationEngine.execute."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from core_support import Counter, Increment, context
+
+from governance.core import EngineOptions, MutationEngine, MutationResult
+
+WAIT = 5.0  # seconds a barrier waits before the test is declared stuck
+
+
+class Occupancy:
+    """Counts how many callers are inside ``hold`` at once, overall and per key."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.active = 0
+        self.peak = 0
+        self.active_by_key: dict[str, int] = {}
+        self.peak_by_key: dict[str, int] = {}
+
+    def hold(self, key: str, inside: Callable[[], None]) -> None:
+        with self._lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+            self.active_by_key[key] = self.active_by_key.get(key, 0) + 1
+            self.peak_by_key[key] = max(self.peak_by_key.get(key, 0), self.active_by_key[key])
+        try:
+            inside()
+        finally:
+            with self._lock:
+                self.active -= 1
+                self.active_by_key[key] -= 1
+
+
+def run_in_threads(
+    engine: MutationEngine, mutations: list[Increment]
+) -> list[MutationResult[Counter]]:
+    with ThreadPoolExecutor(max_workers=len(mutations)) as pool:
+        futures = [pool.submit(engine.execute, m, Counter(0)) for m in mutations]
+        return [f.result(timeout=30) for f in futures]
+
+
+def test_executions_on_the_same_state_never_overlap() -> None:
+    engine = MutationEngine(EngineOptions.performance())
+    occupancy = Occupancy()
+
+    def slow(_: Counter) -> None:
+        occupancy.hold("counter-1", lambda: time.sleep(0.005))
+
+    results = run_in_threads(
+        engine, [Increment(context("counter-1"), during_apply=slow) for _ in range(12)]
+    )
+
+    assert all(r.is_success for r in results)
+    assert occupancy.peak_by_key["counter-1"] == 1
+
+
+def test_executions_on_distinct_states_run_in_parallel() -> None:
+    engine = MutationEngine(EngineOptions(max_concurrent_mutations=4))
+    # Each apply waits until all four are inside: this only completes if they run together.
+    everyone_inside = threading.Barrier(4, timeout=WAIT)
+
+    def meet(_: Counter) -> None:
+        everyone_inside.wait()
+
+    results = run_in_threads(
+        engine, [Increment(context(f"state-{i}"), during_apply=meet) for i in range(4)]
+    )
+
+    assert all(r.is_success for r in results)
+
+
+def test_the_global_limit_caps_parallel_executions_across_states() -> None:
+    engine = MutationEngine(EngineOptions(max_concurrent_mutations=2))
+    occupancy = Occupancy()
+    # Pairs meet inside apply: proves two run together; the occupancy proves never three.
+    pair = threading.Barrier(2, timeout=WAIT)
+
+    def meet_then_linger() -> None:
+        pair.wait()
+        time.sleep(0.002)
+
+    def meet_in_pairs(state: Counter) -> None:
+        occupancy.hold("all", meet_then_linger)
+
+    results = run_in_threads(
+        engine,
+        [Increment(context(f"state-{i}"), during_apply=meet_in_pairs) for i in range(8)],
+    )
+
+    assert all(r.is_success for r in results)
+    assert occupancy.peak == 2
+
+
+def test_executions_without_a_state_id_take_no_state_gate() -> None:
+    engine = MutationEngine(EngineOptions(max_concurrent_mutations=2))
+    both_inside = threading.Barrier(2, timeout=WAIT)
+
+    def meet(_: Counter) -> None:
+        both_inside.wait()
+
+    results = run_in_threads(
+        engine, [Increment(context(None), during_apply=meet) for _ in range(2)]
+    )
+
+    assert all(r.is_success for r in results)
+
+
+def test_same_state_gate_serialises_while_other_states_proceed() -> None:
+    engine = MutationEngine(EngineOptions(max_concurrent_mutations=8))
+    occupancy = Occupancy()
+
+    def slow(key: str) -> Callable[[Counter], None]:
+        return lambda _: occupancy.hold(key, lambda: time.sleep(0.003))
+
+    mutations = [
+        Increment(context(f"state-{i % 3}"), during_apply=slow(f"state-{i % 3}"))
+        for i in range(15)
+    ]
+
+    results = run_in_threads(engine, mutations)
+
+    assert all(r.is_success for r in results)
+    assert set(occupancy.peak_by_key.values()) == {1}
+
+
+def test_audit_and_history_keep_every_concurrent_execution() -> None:
+    engine = MutationEngine(EngineOptions.strict())
+    mutations = [Increment(context(f"state-{i % 4}")) for i in range(40)]
+
+    run_in_threads(engine, mutations)
+
+    assert sum(len(engine.get_history(f"state-{i}")) for i in range(4)) == 40
+    assert sum(len(engine.auditor.get_audit_log(f"state-{i}")) for i in range(4)) == 40
+    assert engine.get_statistics().total_executed == 40
