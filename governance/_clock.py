@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 Clock = Callable[[], datetime]
-"""A callable returning the current time as an aware UTC datetime; injected to make time testable."""
+"""Returns the current time as an aware UTC datetime; injected so that time is testable."""
 
 
 def utc_now() -> datetime:

@@ -3,11 +3,11 @@ record the terminal outcome on the request.
 
 ``GovernanceExecutionManager.execute_approved`` is the closed loop::
 
-    APPROVED request ─ resolve & claim (one compare-and-set) ─┬─ stale: REJECTED / PENDING, no engine
-                                                              └─ engine.execute(GovernedMutation)
-                                                                   ├─ success → EXECUTED
-                                                                   ├─ refused → REJECTED
-                                                                   └─ raised  → REJECTED, re-raised
+    APPROVED ─ resolve & claim (one compare-and-set) ─┬─ stale: REJECTED / PENDING, no engine
+                                                      └─ engine.execute(GovernedMutation)
+                                                           ├─ success → EXECUTED
+                                                           ├─ refused → REJECTED
+                                                           └─ raised  → REJECTED, re-raised
 """
 
 from __future__ import annotations
@@ -364,7 +364,10 @@ class GovernanceExecutionManager:
             raise MissingArgumentError(
                 f"executing request '{request_id}' needs a governance context")
         if current_state_version is None:
-            current_state_version = getattr(current_state, "version", None)
+            # Read as the resulting version is (``_read_version``): a non-string version such
+            # as an int is compared and recorded as its text.
+            state_version = getattr(current_state, "version", None)
+            current_state_version = None if state_version is None else str(state_version)
         if _blank(current_state_version):
             raise InvalidArgumentError(
                 f"executing request '{request_id}' needs the current state version: pass "

@@ -8,7 +8,12 @@ from typing import Any
 
 from governance._clock import Clock, utc_now
 from governance.core.context import MutationContext
-from governance.errors import InvalidArgumentError, InvalidTransitionError, MissingArgumentError
+from governance.errors import (
+    InvalidArgumentError,
+    InvalidOperationError,
+    InvalidTransitionError,
+    MissingArgumentError,
+)
 from governance.requests import (
     LifecycleDecision,
     MutationRequest,
@@ -97,6 +102,14 @@ class LifecycleManager:
         current = loaded.lifecycle.status
         if not can_transition(current, target):
             raise InvalidTransitionError(request_id, current, target)
+        claim = loaded.execution.claim
+        if claim is not None:
+            # A claimed request belongs to the governed execution that claimed it until that
+            # execution records its outcome; a transition now (say a cancel while the engine
+            # runs) would record CANCELED for a mutation that was applied.
+            raise InvalidOperationError(
+                f"request '{request_id}' is claimed by execution '{claim.claim_id}' and cannot "
+                f"move to {target.name} until that execution records its outcome")
         decision = RequestDecision.lifecycle(
             _DECISION_FOR[target], context, reason, metadata, timestamp=self._clock())
         lifecycle = loaded.lifecycle.model_copy(update={"status": target, **lifecycle_edits})
@@ -120,6 +133,7 @@ class LifecycleManager:
             MissingArgumentError: ``pending_reason`` or ``context`` is None.
             RequestNotFoundError: no such request.
             InvalidTransitionError: the table refuses the move.
+            InvalidOperationError: a governed execution has claimed the request.
             RequestConcurrencyError: another writer changed the request first.
         """
         if pending_reason is None:
@@ -158,11 +172,13 @@ class LifecycleManager:
         """Move to SUPERSEDED by ``superseding_request_id`` (terminal), recorded in the metadata.
 
         Raises:
-            InvalidArgumentError: ``superseding_request_id`` is blank.
+            InvalidArgumentError: ``superseding_request_id`` is blank or is ``request_id``.
         """
         if superseding_request_id is None or not str(superseding_request_id).strip():
             raise InvalidArgumentError(
                 f"superseding request '{request_id}' needs the id of the request replacing it")
+        if superseding_request_id == request_id:
+            raise InvalidArgumentError(f"request '{request_id}' cannot supersede itself")
         merged = {**(metadata or {}), "SupersedingRequestId": superseding_request_id}
         return self._transition(
             request_id, RequestStatus.SUPERSEDED, context,

@@ -11,6 +11,7 @@ from governance._clock import Clock, utc_now
 from governance.core.context import MutationContext
 from governance.errors import (
     InvalidArgumentError,
+    InvalidOperationError,
     MissingArgumentError,
     RequestNotExecutableError,
 )
@@ -88,9 +89,17 @@ class VersionResolver:
         Raises:
             MissingArgumentError: ``request`` or ``context`` is None.
             InvalidArgumentError: ``current_state_version`` is blank, or ``strategy`` is unknown.
+            InvalidOperationError: the request is in a terminal status.
         """
         if request is None:
             raise MissingArgumentError("version resolution needs a request")
+        status = request.lifecycle.status
+        if status.is_terminal:
+            # DOMAIN.md marks the missing status check as a quirk: resolving a finished request
+            # could move it out of its terminal status (e.g. EXECUTED back to PENDING).
+            raise InvalidOperationError(
+                f"request '{request.request_id}' is {status.name}, a terminal status: its "
+                "state version is no longer resolved")
         if _blank(current_state_version):
             raise InvalidArgumentError(
                 f"resolving request '{request.request_id}' needs a non-blank current state version")
@@ -177,6 +186,7 @@ class VersionResolutionManager:
         Raises:
             InvalidArgumentError: blank ``request_id`` or ``current_state_version``.
             RequestNotFoundError: no such request.
+            InvalidOperationError: the request is in a terminal status; nothing is written.
             RequestConcurrencyError: another writer changed the request first.
         """
         if _blank(current_state_version):
@@ -214,7 +224,8 @@ class VersionResolutionManager:
         if claim is not None:
             raise RequestNotExecutableError(
                 request_id, loaded.lifecycle.status.name,
-                f"execution '{claim.claim_id}' already claimed it at {claim.claimed_at.isoformat()}")
+                f"execution '{claim.claim_id}' already claimed it at "
+                f"{claim.claimed_at.isoformat()}")
         resolution = self._resolver.resolve(loaded, current_state_version, context, strategy)
         resolved = resolution.request
         if resolution.outcome.executes:

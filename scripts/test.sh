@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every check of the project: lint, types, and the pytest suite.
+# Does its own set-up on a fresh machine (a .venv with the test extras).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/_venv.sh
+ensure_venv test
+
+echo "== ruff"
+.venv/bin/ruff check governance tests benchmarks examples
+echo "== mypy"
+.venv/bin/mypy governance
+echo "== pytest"
+.venv/bin/pytest "$@"

@@ -1,0 +1,22 @@
+"""The request-store contract run against ``InMemoryRequestStore``."""
+
+from __future__ import annotations
+
+from governance import InMemoryRequestStore, RequestStore
+from tests.governance.conftest import BASE_TIME, approved_request
+from tests.governance.store_contract import RequestStoreContract
+
+
+class TestInMemoryRequestStore(RequestStoreContract):
+    """The in-memory store keeps the whole ``RequestStore`` contract."""
+
+    def make_store(self) -> RequestStore:
+        return InMemoryRequestStore()
+
+    def test_iterating_the_store_yields_every_request_in_creation_order(self) -> None:
+        store = InMemoryRequestStore()
+
+        store.create(approved_request(request_id="b", now=BASE_TIME))
+        store.create(approved_request(request_id="a", now=BASE_TIME))
+
+        assert [r.request_id for r in store] == ["a", "b"]
