@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
-ensure_venv test
+ensure_venv "test,bench,browser"
 
 echo "== ruff"
 .venv/bin/ruff check governance tests benchmarks examples

@@ -1,0 +1,78 @@
+"""The execution handoff alone: wrapping the approved request's mutation as a
+``GovernedMutation`` and running it through the engine.
+
+One timed call builds the governed mutation (governance metadata merged into intent and context)
+and calls ``engine.execute`` (strict preset, one allow policy: policy evaluation, validation,
+apply, audit, history, metrics). Not timed: resolution and outcome recording, and the fresh
+engine, request, mutation and state built in ``setup`` for every call (the engine's audit and
+history grow with each execution).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .common import EXPECTED_VERSION, ExecutionFixture, allocations, api
+
+
+def _handoff(g: Any) -> Any:
+    fixture = ExecutionFixture(EXPECTED_VERSION)
+    engine, mutation, request, state = (fixture.engine, fixture.mutation, fixture.request,
+                                        fixture.state)
+    governed_mutation = g.GovernedMutation
+
+    def run() -> Any:
+        result = engine.execute(governed_mutation(mutation, request), state)
+        if not result.is_success:
+            raise RuntimeError("the handoff benchmark's mutation did not succeed")
+        return result
+
+    return run
+
+
+class EngineHandoff:
+    """Wrap and execute one approved request's mutation through the engine."""
+
+    version = "1"
+    warmup_time = 0
+    repeat = (10, 100, 2.0)
+    number = 1
+    rounds = 2
+
+    def setup(self) -> None:
+        self.run = _handoff(api())
+
+    def time_wrap_and_execute(self) -> None:
+        self.run()
+
+
+class EngineHandoffAllocatedBytes:
+    """Peak bytes traced during one wrap-and-execute call."""
+
+    version = "1"
+    unit = "bytes"
+    rounds = 1
+    repeat = 1
+    number = 1
+
+    def setup(self) -> None:
+        self.g = api()
+
+    def track_wrap_and_execute(self) -> int:
+        return allocations(lambda: _handoff(self.g))[0]
+
+
+class EngineHandoffAllocatedBlocks:
+    """Memory blocks allocated during one wrap-and-execute call and alive after it."""
+
+    version = "1"
+    unit = "blocks"
+    rounds = 1
+    repeat = 1
+    number = 1
+
+    def setup(self) -> None:
+        self.g = api()
+
+    def track_wrap_and_execute(self) -> int:
+        return allocations(lambda: _handoff(self.g))[1]

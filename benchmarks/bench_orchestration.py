@@ -1,0 +1,178 @@
+"""Governed execution end to end: ``GovernanceExecutionManager.execute_approved``.
+
+One timed call resolves an approved request against the state version, claims it, runs the
+mutation through a strict engine with one allow policy (validation, policy, audit, history,
+metrics) when resolution lets it, and records the terminal outcome in the store. Building the
+store, engine, managers, request, mutation and state happens in ``setup``, outside the timed
+region, for every call: each call consumes its approved request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .common import (
+    EXPECTED_VERSION,
+    STALE_VERSION,
+    ExecutionFixture,
+    FloorFixture,
+    allocations,
+    api,
+    floor_execute,
+    ratio_to_floor,
+)
+
+SCENARIOS = {
+    # name: (current state version, strategy, floor revalidates)
+    "matching_version": (EXPECTED_VERSION, "REJECT_STALE", False),
+    "rejected_as_stale": (STALE_VERSION, "REJECT_STALE", False),
+    "revalidated_then_executed": (STALE_VERSION, "REVALIDATE_ON_LATEST_STATE", True),
+}
+
+
+def scenario(g: Any, name: str) -> tuple[ExecutionFixture, Any]:
+    """A fresh fixture for scenario ``name`` and the ``execute_approved`` call it times."""
+    version, strategy_name, _ = SCENARIOS[name]
+    fixture = ExecutionFixture(version)
+    strategy = getattr(g.ResolutionStrategy, strategy_name)
+    return fixture, lambda: fixture.execute(strategy)
+
+
+def _real(g: Any, name: str) -> Any:
+    return scenario(g, name)[1]
+
+
+def _floor(name: str) -> Any:
+    version, _, revalidate = SCENARIOS[name]
+    fixture = FloorFixture(version)
+    return lambda: floor_execute(fixture.store, "req-1", fixture.state, revalidate)
+
+
+class ExecuteApproved:
+    """``execute_approved`` on a fresh approved request (expected v10) per call.
+
+    - matching_version: state at v10, REJECT_STALE: resolved, executed, recorded EXECUTED.
+    - rejected_as_stale: state at v15, REJECT_STALE: recorded REJECTED; the engine never runs.
+    - revalidated_then_executed: state at v15, REVALIDATE_ON_LATEST_STATE: resolved for
+      revalidation, executed on the latest state, recorded EXECUTED.
+    """
+
+    version = "1"
+    warmup_time = 0
+    repeat = (10, 100, 2.0)
+    number = 1
+    rounds = 2
+
+    def setup(self) -> None:
+        g = api()
+        self.fixtures: dict[str, ExecutionFixture] = {}
+        self.calls: dict[str, Any] = {}
+        for name in SCENARIOS:
+            self.fixtures[name], self.calls[name] = scenario(g, name)
+
+    def time_matching_version(self) -> None:
+        self.calls["matching_version"]()
+
+    def time_rejected_as_stale(self) -> None:
+        self.calls["rejected_as_stale"]()
+
+    def time_revalidated_then_executed(self) -> None:
+        self.calls["revalidated_then_executed"]()
+
+
+class ExecuteApprovedFloor:
+    """The floor of each scenario: the same flow in plain Python on a dict store (look up,
+    compare versions, append timestamped decisions, bump revision, build the new state). A fresh
+    dict store per call is built in ``setup``."""
+
+    version = "1"
+    warmup_time = 0
+    repeat = (10, 100, 2.0)
+    number = 1
+    rounds = 2
+
+    def setup(self) -> None:
+        api()
+        self.calls = {name: _floor(name) for name in SCENARIOS}
+
+    def time_matching_version(self) -> None:
+        self.calls["matching_version"]()
+
+    def time_rejected_as_stale(self) -> None:
+        self.calls["rejected_as_stale"]()
+
+    def time_revalidated_then_executed(self) -> None:
+        self.calls["revalidated_then_executed"]()
+
+
+class ExecuteApprovedRatioToFloor:
+    """Real / floor time of each scenario, both measured in one process (median of 200
+    interleaved calls each, fresh fixtures built outside the timed calls). Unitless, so it does
+    not depend on the machine: it is the price of the runtime over the least the flow needs."""
+
+    version = "1"
+    unit = "ratio"
+    rounds = 1
+    repeat = 1
+    number = 1
+
+    def setup(self) -> None:
+        self.g = api()
+
+    def track_matching_version(self) -> float:
+        return ratio_to_floor(lambda: _real(self.g, "matching_version"),
+                              lambda: _floor("matching_version"))
+
+    def track_rejected_as_stale(self) -> float:
+        return ratio_to_floor(lambda: _real(self.g, "rejected_as_stale"),
+                              lambda: _floor("rejected_as_stale"))
+
+    def track_revalidated_then_executed(self) -> float:
+        return ratio_to_floor(lambda: _real(self.g, "revalidated_then_executed"),
+                              lambda: _floor("revalidated_then_executed"))
+
+
+class ExecuteApprovedAllocatedBytes:
+    """Peak bytes traced by tracemalloc during one ``execute_approved`` call (fresh fixture,
+    built before tracing starts). Deterministic: moves only when the work done changes."""
+
+    version = "1"
+    unit = "bytes"
+    rounds = 1
+    repeat = 1
+    number = 1
+
+    def setup(self) -> None:
+        self.g = api()
+
+    def track_matching_version(self) -> int:
+        return allocations(lambda: _real(self.g, "matching_version"))[0]
+
+    def track_rejected_as_stale(self) -> int:
+        return allocations(lambda: _real(self.g, "rejected_as_stale"))[0]
+
+    def track_revalidated_then_executed(self) -> int:
+        return allocations(lambda: _real(self.g, "revalidated_then_executed"))[0]
+
+
+class ExecuteApprovedAllocatedBlocks:
+    """Memory blocks allocated during one ``execute_approved`` call and alive after it (the
+    request snapshots, decisions, audit and history entries it leaves behind)."""
+
+    version = "1"
+    unit = "blocks"
+    rounds = 1
+    repeat = 1
+    number = 1
+
+    def setup(self) -> None:
+        self.g = api()
+
+    def track_matching_version(self) -> int:
+        return allocations(lambda: _real(self.g, "matching_version"))[1]
+
+    def track_rejected_as_stale(self) -> int:
+        return allocations(lambda: _real(self.g, "rejected_as_stale"))[1]
+
+    def track_revalidated_then_executed(self) -> int:
+        return allocations(lambda: _real(self.g, "revalidated_then_executed"))[1]

@@ -1,0 +1,119 @@
+"""Terminal outcome recording alone: ``OutcomeRecorder``.
+
+One timed call appends the terminal lifecycle decision to the claimed request and persists it
+through the store's compare-and-set. Not timed, built in ``setup`` for every call: the store, the
+claimed request (resolved and claimed exactly as ``execute_approved`` leaves it before the engine
+runs) and the engine result being recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .common import EXPECTED_VERSION, STALE_VERSION, ExecutionFixture, allocations, api
+
+_REQUIRED = ("OutcomeRecorder",)
+
+
+def _executed(g: Any) -> Any:
+    fixture = ExecutionFixture(EXPECTED_VERSION)
+    resolution = fixture.resolution.resolve_for_execution(
+        fixture.request_id, EXPECTED_VERSION, fixture.context, g.ResolutionStrategy.REJECT_STALE)
+    claimed = resolution.request
+    result = fixture.engine.execute(g.GovernedMutation(fixture.mutation, claimed), fixture.state)
+    recorder, context = g.OutcomeRecorder(fixture.store), fixture.context
+    version = result.new_state.version
+    return lambda: recorder.record_executed(claimed, context, result, version)
+
+
+def _stale(g: Any) -> Any:
+    fixture = ExecutionFixture(STALE_VERSION)
+    resolution = fixture.resolution.resolver.resolve(
+        fixture.request, STALE_VERSION, fixture.context, g.ResolutionStrategy.REJECT_STALE)
+    recorder, revision = g.OutcomeRecorder(fixture.store), fixture.request.revision
+    return lambda: recorder.record_resolution(resolution, revision)
+
+
+def _refused(g: Any) -> Any:
+    fixture = ExecutionFixture(EXPECTED_VERSION, deny=True)
+    resolution = fixture.resolution.resolve_for_execution(
+        fixture.request_id, EXPECTED_VERSION, fixture.context, g.ResolutionStrategy.REJECT_STALE)
+    claimed = resolution.request
+    result = fixture.engine.execute(g.GovernedMutation(fixture.mutation, claimed), fixture.state)
+    recorder, context = g.OutcomeRecorder(fixture.store), fixture.context
+    return lambda: recorder.record_refused(claimed, context, result, EXPECTED_VERSION)
+
+
+_BUILDERS = {"executed": _executed, "rejected_as_stale": _stale, "rejected_by_policy": _refused}
+
+
+class OutcomeRecording:
+    """Record one terminal outcome.
+
+    - executed: EXECUTED with the resulting version, after a successful engine run.
+    - rejected_as_stale: the REJECTED_AS_STALE resolution (v10 expected, v15 current) persisted.
+    - rejected_by_policy: REJECTED after a deny policy blocked the engine run.
+    """
+
+    version = "1"
+    warmup_time = 0
+    repeat = (10, 100, 2.0)
+    number = 1
+    rounds = 2
+
+    def setup(self) -> None:
+        g = api(*_REQUIRED)
+        self.ops = {name: build(g) for name, build in _BUILDERS.items()}
+
+    def time_executed(self) -> None:
+        self.ops["executed"]()
+
+    def time_rejected_as_stale(self) -> None:
+        self.ops["rejected_as_stale"]()
+
+    def time_rejected_by_policy(self) -> None:
+        self.ops["rejected_by_policy"]()
+
+
+class OutcomeRecordingAllocatedBytes:
+    """Peak bytes traced during one recording call, per outcome."""
+
+    version = "1"
+    unit = "bytes"
+    rounds = 1
+    repeat = 1
+    number = 1
+
+    def setup(self) -> None:
+        self.g = api(*_REQUIRED)
+
+    def track_executed(self) -> int:
+        return allocations(lambda: _executed(self.g))[0]
+
+    def track_rejected_as_stale(self) -> int:
+        return allocations(lambda: _stale(self.g))[0]
+
+    def track_rejected_by_policy(self) -> int:
+        return allocations(lambda: _refused(self.g))[0]
+
+
+class OutcomeRecordingAllocatedBlocks:
+    """Memory blocks allocated during one recording call and alive after it, per outcome."""
+
+    version = "1"
+    unit = "blocks"
+    rounds = 1
+    repeat = 1
+    number = 1
+
+    def setup(self) -> None:
+        self.g = api(*_REQUIRED)
+
+    def track_executed(self) -> int:
+        return allocations(lambda: _executed(self.g))[1]
+
+    def track_rejected_as_stale(self) -> int:
+        return allocations(lambda: _stale(self.g))[1]
+
+    def track_rejected_by_policy(self) -> int:
+        return allocations(lambda: _refused(self.g))[1]

@@ -1,0 +1,136 @@
+"""Version resolution alone: ``VersionResolutionManager.resolve_and_store``.
+
+One timed call loads the approved request (expected v10), compares versions, appends the
+resolution decision, applies the strategy's status change and persists the snapshot through the
+store's compare-and-set. The store, manager and request are built in ``setup`` for every call;
+no engine runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .common import EXPECTED_VERSION, STALE_VERSION, ExecutionFixture, allocations, api
+
+_SCENARIOS = {
+    # name: (current state version, strategy attribute)
+    "matching_version": (EXPECTED_VERSION, "REJECT_STALE"),
+    "rejected_as_stale": (STALE_VERSION, "REJECT_STALE"),
+    "revalidation_required": (STALE_VERSION, "REVALIDATE_ON_LATEST_STATE"),
+    "renewed_approval_required": (STALE_VERSION, "REQUIRE_RENEWED_APPROVAL"),
+}
+
+
+def _resolve(g: Any, scenario: str) -> Any:
+    version, strategy_name = _SCENARIOS[scenario]
+    fixture = ExecutionFixture(version)
+    strategy = getattr(g.ResolutionStrategy, strategy_name)
+    manager, request_id, context = fixture.resolution, fixture.request_id, fixture.context
+    return lambda: manager.resolve_and_store(request_id, version, context, strategy)
+
+
+class ResolveAndStore:
+    """``resolve_and_store`` for each outcome, on a fresh stored approved request per call.
+
+    - matching_version: v10 against v10: VALIDATED, status unchanged.
+    - rejected_as_stale: v15, REJECT_STALE: REJECTED_AS_STALE, status REJECTED.
+    - revalidation_required: v15, REVALIDATE_ON_LATEST_STATE: PENDING for revalidation.
+    - renewed_approval_required: v15, REQUIRE_RENEWED_APPROVAL: PENDING for approval.
+    """
+
+    version = "1"
+    warmup_time = 0
+    repeat = (10, 100, 2.0)
+    number = 1
+    rounds = 2
+
+    def setup(self) -> None:
+        g = api()
+        self.ops = {name: _resolve(g, name) for name in _SCENARIOS}
+
+    def time_matching_version(self) -> None:
+        self.ops["matching_version"]()
+
+    def time_rejected_as_stale(self) -> None:
+        self.ops["rejected_as_stale"]()
+
+    def time_revalidation_required(self) -> None:
+        self.ops["revalidation_required"]()
+
+    def time_renewed_approval_required(self) -> None:
+        self.ops["renewed_approval_required"]()
+
+
+class ResolveAndStoreHistoryLength:
+    """``resolve_and_store`` with a matching version on a request that already holds
+    ``decisions`` decisions. Resolution appends one decision; its cost should not grow with the
+    length of the history it appends to."""
+
+    version = "1"
+    params = [2, 64, 1024]
+    param_names = ["decisions"]
+    warmup_time = 0
+    repeat = (10, 100, 2.0)
+    number = 1
+    rounds = 2
+
+    def setup(self, decisions: int) -> None:
+        g = api()
+        fixture = ExecutionFixture(EXPECTED_VERSION, history_length=decisions)
+        strategy = g.ResolutionStrategy.REJECT_STALE
+        manager, request_id, context = fixture.resolution, fixture.request_id, fixture.context
+        self.call = lambda: manager.resolve_and_store(request_id, EXPECTED_VERSION, context,
+                                                      strategy)
+
+    def time_matching_version(self, decisions: int) -> None:
+        self.call()
+
+
+class ResolveAndStoreAllocatedBytes:
+    """Peak bytes traced during one ``resolve_and_store`` call, per outcome."""
+
+    version = "1"
+    unit = "bytes"
+    rounds = 1
+    repeat = 1
+    number = 1
+
+    def setup(self) -> None:
+        self.g = api()
+
+    def track_matching_version(self) -> int:
+        return allocations(lambda: _resolve(self.g, "matching_version"))[0]
+
+    def track_rejected_as_stale(self) -> int:
+        return allocations(lambda: _resolve(self.g, "rejected_as_stale"))[0]
+
+    def track_revalidation_required(self) -> int:
+        return allocations(lambda: _resolve(self.g, "revalidation_required"))[0]
+
+    def track_renewed_approval_required(self) -> int:
+        return allocations(lambda: _resolve(self.g, "renewed_approval_required"))[0]
+
+
+class ResolveAndStoreAllocatedBlocks:
+    """Memory blocks allocated during one ``resolve_and_store`` call and alive after it."""
+
+    version = "1"
+    unit = "blocks"
+    rounds = 1
+    repeat = 1
+    number = 1
+
+    def setup(self) -> None:
+        self.g = api()
+
+    def track_matching_version(self) -> int:
+        return allocations(lambda: _resolve(self.g, "matching_version"))[1]
+
+    def track_rejected_as_stale(self) -> int:
+        return allocations(lambda: _resolve(self.g, "rejected_as_stale"))[1]
+
+    def track_revalidation_required(self) -> int:
+        return allocations(lambda: _resolve(self.g, "revalidation_required"))[1]
+
+    def track_renewed_approval_required(self) -> int:
+        return allocations(lambda: _resolve(self.g, "renewed_approval_required"))[1]
