@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Publishes the asv dashboard so that it works without internet access:
+#   bash scripts/publish.sh [asv publish options, e.g. --html-dir DIR or a commit range]
+# = `.venv/bin/asv publish`, then scripts/offline_dashboard.py on the html directory (the asv
+# plugin asv_plugins/offline_dashboard.py already does that step; running it again is harmless).
+# Needs npm the first time (it runs `npm ci` in dashboard/ to get the pinned JS libraries).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/asv ]; then
+  source scripts/_venv.sh
+  ensure_venv bench
+fi
+
+html_dir="$(.venv/bin/python -c 'import json; print(json.load(open("asv.conf.json"))["html_dir"])')"
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+    -o|--html-dir) html_dir="${args[$((i + 1))]:-$html_dir}" ;;
+    --html-dir=*) html_dir="${args[$i]#--html-dir=}" ;;
+    --config|--config=*)
+      echo "publish.sh: --config is not supported, it publishes with ./asv.conf.json" >&2
+      exit 2 ;;
+  esac
+done
+
+.venv/bin/asv publish "$@"
+.venv/bin/python scripts/offline_dashboard.py "$html_dir"
+
+echo
+echo "Dashboard written to $(cd "$html_dir" && pwd). Serve it (local only) with:"
+echo "  python -m http.server --bind 127.0.0.1 -d $html_dir 8080"
+echo "and open http://127.0.0.1:8080/"
