@@ -17,7 +17,6 @@ import argparse
 import http.server
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -80,39 +79,19 @@ def commits_with_results(machine: str) -> set[str]:
 
 
 def register_machine(machine: str) -> None:
-    """Record this machine's description under the stable name (no questions asked)."""
-    uname = platform.uname()
-    info = {
-        "os": f"{uname.system} {uname.release}",
-        "arch": platform.machine(),
-        "cpu": _cpu_model(),
-        "num_cpu": str(os.cpu_count() or 1),
-        "ram": str(_ram_kb()),
-    }
-    args = [sys.executable, "-m", "asv", "machine", "--yes", "--machine", machine]
-    for key, value in info.items():
-        args += [f"--{key}", value]
-    subprocess.run(args, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    """Record this machine's description (os, arch, cpu, cores, ram as asv detects them) under
+    the stable name, in asv's machine file and in ``results/<machine>/machine.json``.
 
+    ``asv machine --yes --machine NAME`` would store only the name: asv keeps just the values
+    that differ from its detected defaults.
+    """
+    from asv.machine import Machine, MachineCollection
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _ram_kb() -> int:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    info = {**Machine.get_defaults(), "machine": machine}
+    MachineCollection.save(machine, info)
+    folder = ROOT / "results" / machine
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "machine.json").write_text(json.dumps({**info, "version": 1}, indent=4) + "\n")
 
 
 def run_commits(commits: list[str], machine: str) -> int:
