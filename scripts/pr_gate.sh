@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The PR gate: asv continuous between a base (default main) and HEAD on the governance suites.
+# Exit 0 unchanged or better, 1 regression (table printed), 2 a benchmark broken on either side.
+# Usage: bash scripts/pr_gate.sh [BASE] [HEAD] [--factor F] [--bench REGEX]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/_venv.sh
+ensure_venv "test,bench,browser"
+exec .venv/bin/python scripts/pr_gate.py "$@"
