@@ -1,0 +1,171 @@
+"""The PR gate tells its three outcomes apart.
+
+In a temporary clone of the repository, three commits are made on top of main: one that adds
+about 20 % to the cost of version resolution (the gate must fail with exit 1 and name the
+resolution and orchestration benchmarks), one that changes nothing measurable (exit 0), and one
+that breaks a benchmark (exit 2, naming it with its error).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import pr_gate  # noqa: E402
+
+RESOLVE_SIGNATURE = (
+    "        if request is None:\n"
+    '            raise MissingArgumentError("version resolution needs a request")\n'
+)
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=gate-test", "-c", "user.email=gate@localhost",
+                           *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A clone of the committed main branch, whose asv environments all gate runs share."""
+    path = tmp_path_factory.mktemp("gate") / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(path)], check=True)
+    _git(path, "checkout", "-q", _git(ROOT, "rev-parse", "HEAD"))
+    _git(path, "checkout", "-q", "-B", "main")
+    yield path
+
+
+@pytest.fixture(scope="module")
+def gate_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("home")
+    return {**os.environ, "HOME": str(home)}
+
+
+def _branch(clone: Path, name: str, edit: Path, old: str, new: str) -> None:
+    _git(clone, "checkout", "-q", "main")
+    _git(clone, "checkout", "-q", "-B", name)
+    text = edit.read_text()
+    assert old in text, f"{edit} no longer holds the line the gate test edits"
+    edit.write_text(text.replace(old, new, 1))
+    _git(clone, "commit", "-qam", f"gate test: {name}")
+
+
+def _run_gate(clone: Path, env: dict[str, str], head: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(clone / "scripts" / "pr_gate.py"), "main", head],
+                          cwd=clone, env=env, capture_output=True, text=True, timeout=1500)
+
+
+def _spin_iterations_for(fraction: float) -> int:
+    """How many ``sum(range(n))`` iterations cost ``fraction`` of one stale-version resolution
+    here (the resolution every stale orchestration call pays). This calibrates the injected
+    slowdown; it asserts nothing about speed."""
+    from benchmarks.bench_resolution import _resolve
+    from benchmarks.common import api
+
+    g = api()
+    samples = []
+    for _ in range(300):
+        call = _resolve(g, "rejected_as_stale")
+        start = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - start)
+    target = fraction * statistics.median(samples)
+    iterations = max(1, round(target / 10e-9))
+    for _ in range(3):  # the cost per iteration depends on n: refine n on its own timing
+        cost = statistics.median(_timed(lambda n=iterations: sum(range(n))) for _ in range(200))
+        iterations = max(1, round(iterations * target / cost))
+    return iterations
+
+
+def _timed(call: object) -> float:
+    start = time.perf_counter()
+    call()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+@pytest.mark.slow
+def test_a_twenty_percent_slower_resolution_fails_the_gate_naming_resolution_and_orchestration(
+    clone: Path, gate_env: dict[str, str]
+) -> None:
+    iterations = _spin_iterations_for(0.20)
+    _branch(clone, "slower-resolution", clone / "governance" / "resolution.py",
+            RESOLVE_SIGNATURE,
+            RESOLVE_SIGNATURE + f"        sum(range({iterations}))\n")
+
+    result = _run_gate(clone, gate_env, "slower-resolution")
+    output = result.stdout + result.stderr
+
+    assert result.returncode == 1, output[-5000:]
+    verdict = output[output.index("== gate verdict"):]
+    assert "REGRESSION" in verdict
+    assert "bench_resolution.ResolveAndStore" in verdict
+    assert "bench_orchestration.ExecuteApproved" in verdict
+
+
+@pytest.mark.slow
+def test_a_change_with_no_measurable_effect_passes_the_gate(
+    clone: Path, gate_env: dict[str, str]
+) -> None:
+    _branch(clone, "docs-only", clone / "README.md", "# governance\n",
+            "# governance\n\nA sentence that changes nothing measurable.\n")
+
+    result = _run_gate(clone, gate_env, "docs-only")
+    output = result.stdout + result.stderr
+
+    assert result.returncode == 0, output[-5000:]
+    assert "gate verdict: PASS" in output
+
+
+@pytest.mark.slow
+def test_a_broken_benchmark_gives_exit_two_and_names_it_with_its_error(
+    clone: Path, gate_env: dict[str, str]
+) -> None:
+    _branch(clone, "broken-recording", clone / "governance" / "execution.py",
+            '        """Record REJECTED for an engine result that did not succeed',
+            '        raise RuntimeError("recording is broken on purpose")\n'
+            '        """Record REJECTED for an engine result that did not succeed')
+
+    result = _run_gate(clone, gate_env, "broken-recording")
+    output = result.stdout + result.stderr
+
+    assert result.returncode == 2, output[-5000:]
+    verdict = output[output.index("== gate verdict"):]
+    assert "BROKEN BENCHMARK" in verdict
+    assert "bench_recording.OutcomeRecording" in verdict
+    assert "recording is broken on purpose" in verdict
+
+
+def test_the_gate_reads_failures_and_their_errors_from_asv_output() -> None:
+    output = (
+        "[ 10.00%] ··· bench_recording.OutcomeRecording.time_executed          failed\n"
+        "[ 10.00%] ···· Traceback (most recent call last):\n"
+        "             File \"x.py\", line 1, in setup\n"
+        "           RuntimeError: boom\n"
+        "[ 20.00%] ··· bench_resolution.ResolveAndStore.time_matching_version     10.1±0.3μs\n"
+    )
+    broken = pr_gate.broken_benchmarks(output)
+    assert list(broken) == ["bench_recording.OutcomeRecording.time_executed"]
+    assert "RuntimeError: boom" in broken["bench_recording.OutcomeRecording.time_executed"]
+
+
+def test_the_gate_reads_regressed_rows_from_the_comparison_table() -> None:
+    output = (
+        "| Change   | Before [aaaa]   | After [bbbb]   |   Ratio | Benchmark (Parameter)   |\n"
+        "|----------|-----------------|----------------|---------|-------------------------|\n"
+        "| +        | 10.1±0.3μs      | 12.4±0.2μs     |    1.23 | "
+        "bench_resolution.ResolveAndStore.time_matching_version |\n"
+        "| -        | 20.0±0.3μs      | 15.0±0.2μs     |    0.75 | "
+        "bench_handoff.EngineHandoff.time_wrap_and_execute |\n"
+    )
+    assert pr_gate.regressed_benchmarks(output) == [
+        "bench_resolution.ResolveAndStore.time_matching_version"]
