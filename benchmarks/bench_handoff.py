@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import EXPECTED_VERSION, ExecutionFixture, allocations, api
+from .common import EXPECTED_VERSION, ExecutionFixture, allocation_twins, api
 
 
 def _handoff(g: Any) -> Any:
@@ -46,33 +46,5 @@ class EngineHandoff:
         self.run()
 
 
-class EngineHandoffAllocatedBytes:
-    """Peak bytes traced during one wrap-and-execute call."""
-
-    version = "1"
-    unit = "bytes"
-    rounds = 1
-    repeat = 1
-    number = 1
-
-    def setup(self) -> None:
-        self.g = api()
-
-    def track_wrap_and_execute(self) -> int:
-        return allocations(lambda: _handoff(self.g))[0]
-
-
-class EngineHandoffAllocatedBlocks:
-    """Memory blocks allocated during one wrap-and-execute call and alive after it."""
-
-    version = "1"
-    unit = "blocks"
-    rounds = 1
-    repeat = 1
-    number = 1
-
-    def setup(self) -> None:
-        self.g = api()
-
-    def track_wrap_and_execute(self) -> int:
-        return allocations(lambda: _handoff(self.g))[1]
+EngineHandoffAllocatedBytes, EngineHandoffAllocatedBlocks = allocation_twins(
+    "EngineHandoff", {"wrap_and_execute": _handoff}, what="one wrap-and-execute call")

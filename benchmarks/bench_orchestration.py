@@ -16,7 +16,7 @@ from .common import (
     STALE_VERSION,
     ExecutionFixture,
     FloorFixture,
-    allocations,
+    allocation_twins,
     api,
     floor_execute,
     ratio_to_floor,
@@ -132,47 +132,8 @@ class ExecuteApprovedRatioToFloor:
                               lambda: _floor("revalidated_then_executed"))
 
 
-class ExecuteApprovedAllocatedBytes:
-    """Peak bytes traced by tracemalloc during one ``execute_approved`` call (fresh fixture,
-    built before tracing starts). Deterministic: moves only when the work done changes."""
-
-    version = "1"
-    unit = "bytes"
-    rounds = 1
-    repeat = 1
-    number = 1
-
-    def setup(self) -> None:
-        self.g = api()
-
-    def track_matching_version(self) -> int:
-        return allocations(lambda: _real(self.g, "matching_version"))[0]
-
-    def track_rejected_as_stale(self) -> int:
-        return allocations(lambda: _real(self.g, "rejected_as_stale"))[0]
-
-    def track_revalidated_then_executed(self) -> int:
-        return allocations(lambda: _real(self.g, "revalidated_then_executed"))[0]
-
-
-class ExecuteApprovedAllocatedBlocks:
-    """Memory blocks allocated during one ``execute_approved`` call and alive after it (the
-    request snapshots, decisions, audit and history entries it leaves behind)."""
-
-    version = "1"
-    unit = "blocks"
-    rounds = 1
-    repeat = 1
-    number = 1
-
-    def setup(self) -> None:
-        self.g = api()
-
-    def track_matching_version(self) -> int:
-        return allocations(lambda: _real(self.g, "matching_version"))[1]
-
-    def track_rejected_as_stale(self) -> int:
-        return allocations(lambda: _real(self.g, "rejected_as_stale"))[1]
-
-    def track_revalidated_then_executed(self) -> int:
-        return allocations(lambda: _real(self.g, "revalidated_then_executed"))[1]
+ExecuteApprovedAllocatedBytes, ExecuteApprovedAllocatedBlocks = allocation_twins(
+    "ExecuteApproved",
+    {name: (lambda g, name=name: _real(g, name)) for name in SCENARIOS},
+    what="one execute_approved call",
+)

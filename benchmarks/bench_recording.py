@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import EXPECTED_VERSION, STALE_VERSION, ExecutionFixture, allocations, api
+from .common import EXPECTED_VERSION, STALE_VERSION, ExecutionFixture, allocation_twins, api
 
 _REQUIRED = ("OutcomeRecorder",)
 
@@ -75,45 +75,5 @@ class OutcomeRecording:
         self.ops["rejected_by_policy"]()
 
 
-class OutcomeRecordingAllocatedBytes:
-    """Peak bytes traced during one recording call, per outcome."""
-
-    version = "1"
-    unit = "bytes"
-    rounds = 1
-    repeat = 1
-    number = 1
-
-    def setup(self) -> None:
-        self.g = api(*_REQUIRED)
-
-    def track_executed(self) -> int:
-        return allocations(lambda: _executed(self.g))[0]
-
-    def track_rejected_as_stale(self) -> int:
-        return allocations(lambda: _stale(self.g))[0]
-
-    def track_rejected_by_policy(self) -> int:
-        return allocations(lambda: _refused(self.g))[0]
-
-
-class OutcomeRecordingAllocatedBlocks:
-    """Memory blocks allocated during one recording call and alive after it, per outcome."""
-
-    version = "1"
-    unit = "blocks"
-    rounds = 1
-    repeat = 1
-    number = 1
-
-    def setup(self) -> None:
-        self.g = api(*_REQUIRED)
-
-    def track_executed(self) -> int:
-        return allocations(lambda: _executed(self.g))[1]
-
-    def track_rejected_as_stale(self) -> int:
-        return allocations(lambda: _stale(self.g))[1]
-
-    def track_rejected_by_policy(self) -> int:
-        return allocations(lambda: _refused(self.g))[1]
+OutcomeRecordingAllocatedBytes, OutcomeRecordingAllocatedBlocks = allocation_twins(
+    "OutcomeRecording", _BUILDERS, what="one recording call", required=_REQUIRED)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import EXPECTED_VERSION, STALE_VERSION, ExecutionFixture, allocations, api
+from .common import EXPECTED_VERSION, STALE_VERSION, ExecutionFixture, allocation_twins, api
 
 _SCENARIOS = {
     # name: (current state version, strategy attribute)
@@ -86,51 +86,8 @@ class ResolveAndStoreHistoryLength:
         self.call()
 
 
-class ResolveAndStoreAllocatedBytes:
-    """Peak bytes traced during one ``resolve_and_store`` call, per outcome."""
-
-    version = "1"
-    unit = "bytes"
-    rounds = 1
-    repeat = 1
-    number = 1
-
-    def setup(self) -> None:
-        self.g = api()
-
-    def track_matching_version(self) -> int:
-        return allocations(lambda: _resolve(self.g, "matching_version"))[0]
-
-    def track_rejected_as_stale(self) -> int:
-        return allocations(lambda: _resolve(self.g, "rejected_as_stale"))[0]
-
-    def track_revalidation_required(self) -> int:
-        return allocations(lambda: _resolve(self.g, "revalidation_required"))[0]
-
-    def track_renewed_approval_required(self) -> int:
-        return allocations(lambda: _resolve(self.g, "renewed_approval_required"))[0]
-
-
-class ResolveAndStoreAllocatedBlocks:
-    """Memory blocks allocated during one ``resolve_and_store`` call and alive after it."""
-
-    version = "1"
-    unit = "blocks"
-    rounds = 1
-    repeat = 1
-    number = 1
-
-    def setup(self) -> None:
-        self.g = api()
-
-    def track_matching_version(self) -> int:
-        return allocations(lambda: _resolve(self.g, "matching_version"))[1]
-
-    def track_rejected_as_stale(self) -> int:
-        return allocations(lambda: _resolve(self.g, "rejected_as_stale"))[1]
-
-    def track_revalidation_required(self) -> int:
-        return allocations(lambda: _resolve(self.g, "revalidation_required"))[1]
-
-    def track_renewed_approval_required(self) -> int:
-        return allocations(lambda: _resolve(self.g, "renewed_approval_required"))[1]
+ResolveAndStoreAllocatedBytes, ResolveAndStoreAllocatedBlocks = allocation_twins(
+    "ResolveAndStore",
+    {name: (lambda g, name=name: _resolve(g, name)) for name in _SCENARIOS},
+    what="one resolve_and_store call",
+)

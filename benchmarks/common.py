@@ -250,3 +250,49 @@ def ratio_to_floor(real: Callable[[], Callable[[], Any]], floor: Callable[[], Ca
         op()
         floor_times.append(timer() - start)
     return statistics.median(real_times) / statistics.median(floor_times)
+
+
+def allocation_twins(
+    prefix: str,
+    scenarios: dict[str, Callable[[Any], Callable[[], Any]]],
+    *,
+    what: str,
+    required: tuple[str, ...] = (),
+) -> tuple[type, type]:
+    """The two allocation-twin classes of a benchmark family, ``<prefix>AllocatedBytes`` and
+    ``<prefix>AllocatedBlocks``, with one ``track_<scenario>`` per entry of ``scenarios``.
+
+    Each scenario builds a fresh fixture from the ``governance`` module and returns the call to
+    measure (see ``allocations``); ``what`` says in words what one call does.
+    """
+    made = []
+    for index, (suffix, unit, doc) in enumerate((
+        ("AllocatedBytes", "bytes",
+         f"Peak bytes traced by tracemalloc during {what} (a fresh fixture, built before tracing "
+         "starts). Deterministic: it moves only when the work done changes."),
+        ("AllocatedBlocks", "blocks",
+         f"Memory blocks allocated during {what} and still alive after it (the snapshots, "
+         "decisions and entries the call leaves behind)."),
+    )):
+        attrs: dict[str, Any] = {
+            "__doc__": doc, "version": "1", "unit": unit, "rounds": 1, "repeat": 1,
+            "number": 1, "setup": _twin_setup, "required_api": required,
+        }
+        for name, build in scenarios.items():
+            attrs[f"track_{name}"] = _twin_method(name, build, index, unit)
+        made.append(type(f"{prefix}{suffix}", (), attrs))
+    return made[0], made[1]
+
+
+def _twin_setup(self: Any) -> None:
+    self.g = api(*self.required_api)
+
+
+def _twin_method(name: str, build: Callable[[Any], Callable[[], Any]], index: int,
+                 unit: str) -> Callable[[Any], int]:
+    def track(self: Any) -> int:
+        return allocations(lambda: build(self.g))[index]
+
+    track.__name__ = f"track_{name}"
+    track.__doc__ = f"{unit.capitalize()} of one call, scenario {name}."
+    return track
