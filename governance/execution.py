@@ -20,7 +20,13 @@ from governance._clock import Clock, utc_now
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.mutation import Mutation
 from governance.core.results import MutationResult, ValidationResult
-from governance.errors import InvalidArgumentError, InvalidOperationError, MissingArgumentError
+from governance.errors import (
+    InvalidArgumentError,
+    InvalidOperationError,
+    MissingArgumentError,
+    RequestConcurrencyError,
+    RequestNotFoundError,
+)
 from governance.requests import (
     CompensationPlan,
     ExecutionLink,
@@ -30,11 +36,15 @@ from governance.requests import (
     MutationRequest,
     RequestDecision,
     RequestStatus,
+    compensation_metadata,
 )
 from governance.resolution import ResolutionStrategy, VersionResolution, VersionResolutionManager
 from governance.store import RequestStore
 
 TState = TypeVar("TState")
+
+_LINK_BACK_ATTEMPTS = 5
+"""How often linking an original back to its compensation re-reads it after losing a race."""
 
 
 class Engine(Protocol):
@@ -43,24 +53,6 @@ class Engine(Protocol):
     def execute(self, mutation: Mutation[Any], state: Any) -> MutationResult[Any]:
         """Run ``mutation`` against ``state``."""
         ...
-
-
-def compensation_metadata(plan: CompensationPlan | None) -> dict[str, Any]:
-    """The decision metadata that describes a compensation plan (empty without one)."""
-    if plan is None:
-        return {}
-    data: dict[str, Any] = {
-        "OriginalRequestId": plan.original_request_id,
-        "CompensationKind": plan.kind.name,
-        "CompensationTrigger": plan.trigger.name,
-    }
-    if plan.batch_id:
-        data["BatchId"] = plan.batch_id
-    if plan.related_request_ids:
-        data["RelatedRequestIds"] = list(plan.related_request_ids)
-    if plan.reason:
-        data["CompensationReason"] = plan.reason
-    return data
 
 
 class GovernedMutation(Generic[TState]):
@@ -349,7 +341,8 @@ class GovernanceExecutionManager:
         Raises:
             InvalidArgumentError: blank ``request_id``, or no current state version.
             MissingArgumentError: ``mutation`` or ``governance_context`` is None.
-            RequestNotFoundError: no such request.
+            RequestNotFoundError: no such request, or, for a compensation, no such original
+                request (checked before anything runs).
             RequestNotExecutableError: the request is not APPROVED, or is already claimed.
             RequestConcurrencyError: another writer changed the request first; nothing ran.
             InvalidOperationError: the new state has no version; the request is recorded
@@ -374,6 +367,7 @@ class GovernanceExecutionManager:
                 "current_state_version or a state with a non-blank .version")
         assert current_state_version is not None
         read_version = resulting_version or _read_version
+        self._check_compensated_original(request_id)
 
         resolution = self._resolution.resolve_for_execution(
             request_id, current_state_version, governance_context, strategy)
@@ -423,17 +417,25 @@ class GovernanceExecutionManager:
             self._link_compensated_original(executed, governance_context, resulting)
         return self._result(executed, _with_request(resolution, executed), result, resulting)
 
+    def _check_compensated_original(self, request_id: str) -> None:
+        # DOMAIN loads the original only at link-back, after the engine ran; checking first
+        # means a compensation of an unknown request fails before anything is written or run.
+        loaded = self._store.get(request_id)
+        if loaded is None or loaded.execution.kind != GovernedExecutionKind.COMPENSATION:
+            return
+        plan = loaded.execution.compensation
+        if plan is not None and self._store.get(plan.original_request_id) is None:
+            raise RequestNotFoundError(plan.original_request_id)
+
     def _link_compensated_original(
         self, compensation: MutationRequest, context: MutationContext, resulting: str
-    ) -> None:
+    ) -> MutationRequest | None:
+        """Link the original request back to its executed compensation (DOMAIN §2.9 step 10):
+        a COMPENSATED_BY link and a COMPENSATED decision at the compensation's execution time.
+        The original's status is not changed. Returns the original's stored snapshot."""
         plan = compensation.execution.compensation
         if plan is None:
-            return
-        original = self._store.require(plan.original_request_id)
-        if any(link.type == ExecutionLinkType.COMPENSATED_BY
-               and link.request_id == compensation.request_id
-               for link in original.execution.related_executions):
-            return
+            return None
         linked_at = compensation.versioning.executed_at or self._clock()
         link = ExecutionLink(
             request_id=compensation.request_id,
@@ -451,10 +453,23 @@ class GovernanceExecutionManager:
              "ResultingStateVersion": resulting,
              **compensation_metadata(plan)},
             linked_at)
-        execution = original.execution.model_copy(
-            update={"related_executions": (*original.execution.related_executions, link)})
-        self._store.store_next(original.with_decision(decision, execution=execution),
-                               original.revision)
+        # The compensation is already recorded EXECUTED and never runs again, so losing a race
+        # on the original must not lose the link. The link-back only appends (and is skipped
+        # when present), so it is safe to re-read the original and apply it again; each write
+        # is still a compare-and-set that never overwrites another writer.
+        for _ in range(_LINK_BACK_ATTEMPTS):
+            original = self._store.require(plan.original_request_id)
+            if any(existing.type == ExecutionLinkType.COMPENSATED_BY
+                   and existing.request_id == compensation.request_id
+                   for existing in original.execution.related_executions):
+                return original
+            execution = original.execution.model_copy(
+                update={"related_executions": (*original.execution.related_executions, link)})
+            stored = self._store.try_store(original.with_decision(decision, execution=execution),
+                                           original.revision)
+            if stored is not None:
+                return stored
+        raise RequestConcurrencyError(original.request_id, original.revision)
 
     @staticmethod
     def _result(

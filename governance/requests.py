@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from governance._clock import utc_now
 from governance.core.context import MutationContext, MutationIntent
@@ -277,6 +277,38 @@ class CompensationPlan(BaseModel):
     related_request_ids: tuple[str, ...] = ()
     reason: str | None = None
 
+    @field_validator("original_request_id")
+    @classmethod
+    def _original_request_id_is_not_blank(cls, value: str) -> str:
+        # InvalidOperationError is not a ValueError, so pydantic lets it through unwrapped:
+        # a plan without an original request is refused with the domain's own error.
+        if not value.strip():
+            raise InvalidOperationError(
+                "a compensation plan needs the non-blank id of the request it compensates")
+        return value
+
+
+def compensation_metadata(plan: CompensationPlan | None) -> dict[str, Any]:
+    """The decision metadata that describes a compensation plan (empty without one).
+
+    Keys: ``OriginalRequestId``, ``CompensationKind``, ``CompensationTrigger``, and
+    ``BatchId`` / ``RelatedRequestIds`` / ``CompensationReason`` when the plan has them.
+    """
+    if plan is None:
+        return {}
+    data: dict[str, Any] = {
+        "OriginalRequestId": plan.original_request_id,
+        "CompensationKind": plan.kind.name,
+        "CompensationTrigger": plan.trigger.name,
+    }
+    if plan.batch_id:
+        data["BatchId"] = plan.batch_id
+    if plan.related_request_ids:
+        data["RelatedRequestIds"] = list(plan.related_request_ids)
+    if plan.reason:
+        data["CompensationReason"] = plan.reason
+    return data
+
 
 class ExecutionLinkType(IntEnum):
     """Direction of a link between a request and its compensation."""
@@ -536,6 +568,76 @@ class MutationRequest(BaseModel):
             metadata=metadata,
             request_id=request_id,
         )
+
+    @classmethod
+    def approved_compensation(
+        cls,
+        state_id: str,
+        state_type: str | type[Any],
+        mutation_type: str | type[Any],
+        intent: MutationIntent,
+        context: MutationContext,
+        compensation: CompensationPlan,
+        *,
+        expected_state_version: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+        now: datetime | None = None,
+    ) -> MutationRequest:
+        """An approved request that compensates the request named by ``compensation``.
+
+        Built like ``approved``; its execution kind is COMPENSATION, it carries the plan and a
+        COMPENSATES link to the original, and its APPROVED decision names the original and
+        carries the plan's metadata (``compensation_metadata``). Executing it through
+        ``GovernanceExecutionManager`` links the original back (COMPENSATED_BY) and records a
+        COMPENSATED decision on it.
+
+        Args:
+            compensation: what is compensated, how and why.
+
+        Raises:
+            MissingArgumentError: ``compensation``, ``intent`` or ``context`` is None.
+            InvalidOperationError: the plan's original request id is blank, or is the id of
+                this request.
+            InvalidArgumentError: ``state_id`` is blank.
+        """
+        if compensation is None:
+            raise MissingArgumentError("a compensation request needs a compensation plan")
+        original_id = compensation.original_request_id
+        # A plan built with model_construct or model_copy skips the plan's own validation.
+        if original_id is None or not str(original_id).strip():
+            raise InvalidOperationError(
+                "a compensation request needs the non-blank id of the request it compensates")
+        if request_id is not None and request_id == original_id:
+            raise InvalidOperationError(f"request '{request_id}' cannot compensate itself")
+        now = now or utc_now()
+        request = cls.approved(
+            state_id, state_type, mutation_type, intent, context,
+            expected_state_version=expected_state_version, metadata=metadata,
+            request_id=request_id, now=now)
+        link = ExecutionLink.model_construct(
+            request_id=original_id,
+            type=ExecutionLinkType.COMPENSATES,
+            execution_kind=GovernedExecutionKind.STANDARD,
+            compensation_kind=compensation.kind,
+            trigger=compensation.trigger,
+            batch_id=compensation.batch_id,
+            linked_at=now,
+        )
+        execution = GovernedExecutionDetails.model_construct(
+            kind=GovernedExecutionKind.COMPENSATION,
+            compensation=compensation,
+            related_executions=(link,),
+            claim=None,
+        )
+        approved = RequestDecision.lifecycle(
+            LifecycleDecision.APPROVED, context,
+            f"Compensation of request '{original_id}', approved when it was submitted",
+            compensation_metadata(compensation), timestamp=now)
+        return request.model_copy(update={
+            "execution": execution,
+            "decisions": (*request.decisions[:-1], approved),
+        })
 
     @classmethod
     def pending(

@@ -4,6 +4,9 @@ implementation.
 Every runtime write follows the same steps: load a snapshot, compute the next snapshot, then
 ``try_store(next, expected_revision=loaded.revision)``. A ``None`` answer means another writer got
 there first, and the caller raises ``RequestConcurrencyError``; nothing is overwritten.
+
+``RequestQueryStore`` is the storage-agnostic query contract (``governance.queries``); the
+in-memory store implements both, running the pure selection functions over its snapshots.
 """
 
 from __future__ import annotations
@@ -19,7 +22,20 @@ from governance.errors import (
     RequestConcurrencyError,
     RequestNotFoundError,
 )
+from governance.queries import (
+    ApprovalQuery,
+    ApprovalView,
+    DecisionQuery,
+    DecisionView,
+    MutationRequestQuery,
+    select_pending_approvals,
+    select_recent_approvals,
+    select_recent_decisions,
+    select_requests,
+)
 from governance.requests import MutationRequest, PendingReason, RequestStatus
+
+_ONLY_PENDING = frozenset({RequestStatus.PENDING})
 
 
 def _order_key(request: MutationRequest) -> tuple[object, str]:
@@ -105,9 +121,55 @@ class RequestStore(ABC):
         return stored
 
 
-class InMemoryRequestStore(RequestStore):
+class RequestQueryStore(ABC):
+    """Grouped queries over stored requests (see ``governance.queries``).
+
+    Every method returns the latest stored snapshots, in the order its docstring fixes; ``take``
+    keeps the first ``take`` results when it is not None and ≥ 0.
+    """
+
+    @abstractmethod
+    def query(self, query: MutationRequestQuery) -> list[MutationRequest]:
+        """The requests matching ``query``, ordered by creation time, then request id."""
+
+    @abstractmethod
+    def get_pending_requests(
+        self, query: MutationRequestQuery | None = None
+    ) -> list[MutationRequest]:
+        """PENDING requests matching ``query``, ordered by creation time, then request id."""
+
+    @abstractmethod
+    def get_pending_approval_queue(
+        self, query: MutationRequestQuery | None = None
+    ) -> list[MutationRequest]:
+        """Requests PENDING for APPROVAL matching ``query``, ordered by creation time, then id."""
+
+    @abstractmethod
+    def get_recent_approvals(
+        self, query: MutationRequestQuery | None = None, take: int | None = None
+    ) -> list[MutationRequest]:
+        """Requests with approval activity (approval requirements or an approval decision)
+        matching ``query`` (default ``RequestQueries.recent_approvals()``), ordered by their
+        latest approval decision other than REQUESTED (else ``updated_at``) descending, then
+        ``updated_at`` descending, then request id."""
+
+    @abstractmethod
+    def get_pending_approvals(self, query: ApprovalQuery | None = None) -> list[ApprovalView]:
+        """Approval requirements matching ``query`` (default ``ApprovalQuery.pending()``),
+        ordered by request creation time, request id, step order, then approval id."""
+
+    @abstractmethod
+    def get_recent_decisions(
+        self, query: DecisionQuery | None = None, take: int | None = None
+    ) -> list[DecisionView]:
+        """Decisions matching ``query`` (default: all), ordered by decision timestamp
+        descending, then request ``updated_at`` descending, then request id (decisions of one
+        request with equal timestamps: latest appended first)."""
+
+
+class InMemoryRequestStore(RequestStore, RequestQueryStore):
     """A lock-guarded dict of snapshots, with indexes by state id and for pending requests, so
-    that a lookup does not scan every stored request."""
+    that a lookup does not scan every stored request. Implements the query store too."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -175,6 +237,48 @@ class InMemoryRequestStore(RequestStore):
         with self._lock:
             found = list(self._requests.values())
         return sorted(found, key=_order_key)
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def _snapshots(self) -> list[MutationRequest]:
+        with self._lock:
+            return list(self._requests.values())
+
+    def _pending_snapshots(self) -> list[MutationRequest]:
+        with self._lock:
+            return [self._requests[r] for r in self._pending]
+
+    def query(self, query: MutationRequestQuery) -> list[MutationRequest]:
+        return select_requests(self._snapshots(), query)
+
+    def get_pending_requests(
+        self, query: MutationRequestQuery | None = None
+    ) -> list[MutationRequest]:
+        return select_requests(self._pending_snapshots(), query)
+
+    def get_pending_approval_queue(
+        self, query: MutationRequestQuery | None = None
+    ) -> list[MutationRequest]:
+        return select_requests(
+            self._pending_snapshots(), query,
+            where=lambda r: r.lifecycle.pending_reason == PendingReason.APPROVAL)
+
+    def get_recent_approvals(
+        self, query: MutationRequestQuery | None = None, take: int | None = None
+    ) -> list[MutationRequest]:
+        return select_recent_approvals(self._snapshots(), query, take)
+
+    def get_pending_approvals(self, query: ApprovalQuery | None = None) -> list[ApprovalView]:
+        query = ApprovalQuery.pending() if query is None else query
+        # The default (and any query asking only for PENDING requests) reads the pending index.
+        source = (self._pending_snapshots() if query.request_statuses == _ONLY_PENDING
+                  else self._snapshots())
+        return select_pending_approvals(source, query)
+
+    def get_recent_decisions(
+        self, query: DecisionQuery | None = None, take: int | None = None
+    ) -> list[DecisionView]:
+        return select_recent_decisions(self._snapshots(), query, take)
 
     def __len__(self) -> int:
         return len(self._requests)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from governance import (
     MutationResult,
     PendingReason,
     PolicyDecision,
+    PolicyRequirement,
     RequestStatus,
     SideEffect,
     StateChange,
@@ -236,6 +237,43 @@ def pending_request(
         state_id, VersionedState, IncrementMutation, increment_intent(), requester_context(),
         reason, expected_state_version=expected_state_version, expires_at=expires_at,
         request_id=request_id, now=now)
+
+
+def approval_request(
+    *requirements: PolicyRequirement,
+    request_id: str = "req-approval",
+    expected_state_version: str | None = "10",
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> MutationRequest:
+    """A request PENDING for APPROVAL of ``requirements`` (default: one approval by "bob")."""
+    return MutationRequest.pending_approval(
+        STATE_ID, VersionedState, IncrementMutation, increment_intent(), requester_context(),
+        requirements or (PolicyRequirement.approval("bob", "owner sign-off"),),
+        expected_state_version=expected_state_version, expires_at=expires_at,
+        request_id=request_id, now=now)
+
+
+def approver(
+    actor_id: str,
+    *,
+    roles: Iterable[str] = (),
+    groups: Iterable[str] = (),
+    reason: str | None = None,
+    timestamp: datetime | None = None,
+    **metadata: Any,
+) -> MutationContext:
+    """A user context that carries ``roles`` and ``groups`` as lists under the documented
+    metadata keys (``ActorRoles``, ``ActorGroups``), plus any other ``metadata``."""
+    data: dict[str, Any] = dict(metadata)
+    if roles:
+        data["ActorRoles"] = list(roles)
+    if groups:
+        data["ActorGroups"] = list(groups)
+    fields: dict[str, Any] = {"metadata": data}
+    if timestamp is not None:
+        fields["timestamp"] = timestamp
+    return MutationContext.user(actor_id, actor_id.title(), reason, **fields)
 
 
 def request_in_status(status: RequestStatus, *, request_id: str | None = None,

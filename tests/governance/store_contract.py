@@ -2,37 +2,60 @@
 
 A store implementation gets the whole contract with one subclass that provides ``make_store``::
 
-    class TestMyRequestStore(RequestStoreContract):
+    class TestMyRequestStore(RequestStoreContract, RequestQueryStoreContract):
         def make_store(self) -> RequestStore:
             return MyRequestStore(...)
 
-The class has no ``Test`` prefix, so pytest collects it only through its subclasses.
+``RequestStoreContract`` covers writes, optimistic concurrency and the basic lookups;
+``RequestQueryStoreContract`` covers the query store (``RequestQueryStore``): which requests,
+approvals and decisions each query returns, in exactly which order.
+
+The classes have no ``Test`` prefix, so pytest collects them only through their subclasses.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from governance import (
+    ApprovalQuery,
+    ApprovalRequirementStatus,
+    ApprovalView,
+    ApprovalWorkflowManager,
+    DecisionCategory,
+    DecisionQuery,
+    DecisionView,
     GovernanceError,
     InvalidArgumentError,
+    LifecycleFilter,
+    LifecycleManager,
+    MetadataFilter,
     MissingArgumentError,
+    MutationContext,
     MutationRequest,
+    MutationRequestQuery,
     PendingReason,
+    PolicyRequirement,
     RequestAlreadyExistsError,
     RequestConcurrencyError,
     RequestNotFoundError,
+    RequestQueries,
+    RequestQueryStore,
     RequestScope,
     RequestStatus,
     RequestStore,
+    ScopeFilter,
 )
 from tests.governance.conftest import (
     BASE_TIME,
     STATE_ID,
+    FixedClock,
+    approval_request,
     approved_request,
     pending_request,
 )
@@ -364,3 +387,277 @@ class RequestStoreContract:
             assert len(refused) == RACE_THREADS - 1
             assert store.get(request_id) == created[0]
         assert len(store) == RACE_ROUNDS
+
+
+# -- the query store contract -----------------------------------------------------------------
+
+T0 = BASE_TIME
+
+
+def _at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def _one_approval(approver: str = "ann", **data: Any) -> PolicyRequirement:
+    return PolicyRequirement(type="Approval", description=f"{approver} signs off",
+                             data={"Approver": approver, **data})
+
+
+class RequestQueryStoreContract:
+    """Behaviour every ``RequestQueryStore`` must have: which requests, approvals and decisions
+    each query returns, and in exactly which order. Subclasses implement ``make_store`` (a store
+    that is both a ``RequestStore`` and a ``RequestQueryStore``).
+
+    The seeded store (``seeded``), by creation time::
+
+        q-0-idle              t0    PENDING (manual review)
+        q-granted             t0    approval by ann granted at t0+10 → APPROVED
+        q-approved            t0+1  APPROVED at submission (no approval activity)
+        q-granted-late        t0+1  approval by ann granted at t0+20 → APPROVED
+        q-review              t0+2  PENDING (manual review), metadata Ticket=OPS-1
+        q-wait-a              t0+3  PENDING approval: ann (step 1), ben (step 2)
+        q-wait-b              t0+3  PENDING approval: ann
+        q-rejected            t0+4  approval rejected by ann at t0+15 → REJECTED
+        q-lifecycle-approved  t0+5  approved by the lifecycle manager at t0+12 (no GRANTED)
+    """
+
+    def make_store(self) -> Any:
+        """A new, empty store that implements ``RequestStore`` and ``RequestQueryStore``."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def seeded(self) -> Any:
+        store = self.make_store()
+        assert isinstance(store, RequestStore) and isinstance(store, RequestQueryStore)
+        clock = FixedClock(T0)
+        workflow = ApprovalWorkflowManager(store, clock=clock)
+        lifecycle = LifecycleManager(store, clock=clock)
+
+        store.create(pending_request(request_id="q-0-idle", now=_at(0)))
+        granted = store.create(approval_request(_one_approval(), request_id="q-granted",
+                                                now=_at(0)))
+        store.create(approved_request(request_id="q-approved", now=_at(1)))
+        late = store.create(approval_request(_one_approval(), request_id="q-granted-late",
+                                             now=_at(1)))
+        review = pending_request(request_id="q-review", now=_at(2))
+        store.create(review.model_copy(update={"metadata": {"Ticket": "OPS-1"}}))
+        store.create(approval_request(_one_approval("ann", StepOrder=1),
+                                      _one_approval("ben", StepOrder=2),
+                                      request_id="q-wait-a", now=_at(3)))
+        store.create(approval_request(_one_approval(), request_id="q-wait-b", now=_at(3)))
+        rejected = store.create(approval_request(_one_approval(), request_id="q-rejected",
+                                                 now=_at(4)))
+        store.create(approval_request(_one_approval(), request_id="q-lifecycle-approved",
+                                      now=_at(5)))
+
+        ann = MutationContext.user("ann", "Ann", timestamp=T0)
+        clock.now = _at(10)
+        workflow.approve_requirement("q-granted", granted.approval_requirements[0].approval_id,
+                                     ann)
+        clock.now = _at(12)
+        lifecycle.approve("q-lifecycle-approved", MutationContext.user("lead"))
+        clock.now = _at(15)
+        workflow.reject_requirement("q-rejected", rejected.approval_requirements[0].approval_id,
+                                    ann, "not now")
+        clock.now = _at(20)
+        workflow.approve_requirement("q-granted-late",
+                                     late.approval_requirements[0].approval_id, ann)
+        return store
+
+    # -- query ----------------------------------------------------------------------------------
+
+    def test_an_empty_query_returns_every_request_by_creation_time_then_id(
+            self, seeded: Any) -> None:
+        assert _ids(seeded.query(MutationRequestQuery())) == [
+            "q-0-idle", "q-granted", "q-approved", "q-granted-late", "q-review", "q-wait-a",
+            "q-wait-b", "q-rejected", "q-lifecycle-approved"]
+
+    def test_a_query_returns_only_matching_requests_as_their_latest_snapshots(
+            self, seeded: Any) -> None:
+        approved = seeded.query(MutationRequestQuery(
+            lifecycle=LifecycleFilter(statuses={RequestStatus.APPROVED})))
+
+        assert _ids(approved) == ["q-granted", "q-approved", "q-granted-late",
+                                  "q-lifecycle-approved"]
+        assert all(r == seeded.get(r.request_id) for r in approved)
+
+    def test_query_groups_are_combined_with_and(self, seeded: Any) -> None:
+        query = MutationRequestQuery(
+            lifecycle=LifecycleFilter(statuses={RequestStatus.PENDING}),
+            metadata=MetadataFilter(values={"Ticket": "OPS-1"}))
+
+        assert _ids(seeded.query(query)) == ["q-review"]
+        assert seeded.query(MutationRequestQuery(
+            scope=ScopeFilter(request_ids={"q-review"}),
+            lifecycle=LifecycleFilter(statuses={RequestStatus.APPROVED}))) == []
+
+    def test_a_query_follows_later_writes(self, seeded: Any) -> None:
+        pending = MutationRequestQuery(lifecycle=LifecycleFilter(statuses={RequestStatus.PENDING}))
+        LifecycleManager(seeded).cancel("q-review", MutationContext.user("ops"))
+
+        assert "q-review" not in _ids(seeded.query(pending))
+        assert "q-review" in _ids(seeded.query(MutationRequestQuery(
+            lifecycle=LifecycleFilter(statuses={RequestStatus.CANCELED}))))
+
+    def test_query_results_are_new_lists_each_time(self, seeded: Any) -> None:
+        first = seeded.query(MutationRequestQuery())
+        first.clear()
+
+        assert len(seeded.query(MutationRequestQuery())) == 9
+
+    # -- pending requests and the approval queue ------------------------------------------------
+
+    def test_pending_requests_are_every_pending_request_in_creation_order(
+            self, seeded: Any) -> None:
+        assert _ids(seeded.get_pending_requests()) == [
+            "q-0-idle", "q-review", "q-wait-a", "q-wait-b"]
+
+    def test_pending_requests_are_narrowed_by_a_query(self, seeded: Any) -> None:
+        query = MutationRequestQuery(scope=ScopeFilter(request_ids={"q-review", "q-approved"}))
+
+        assert _ids(seeded.get_pending_requests(query)) == ["q-review"]
+        assert _ids(seeded.get_pending_requests(RequestQueries.pending())) == [
+            "q-0-idle", "q-review", "q-wait-a", "q-wait-b"]
+
+    def test_the_approval_queue_holds_requests_pending_for_approval_in_creation_order(
+            self, seeded: Any) -> None:
+        assert _ids(seeded.get_pending_approval_queue()) == ["q-wait-a", "q-wait-b"]
+        assert _ids(seeded.get_pending_approval_queue(
+            RequestQueries.pending_approval_queue())) == ["q-wait-a", "q-wait-b"]
+        assert _ids(seeded.get_pending_approval_queue(MutationRequestQuery(
+            scope=ScopeFilter(request_ids={"q-wait-b", "q-review"})))) == ["q-wait-b"]
+
+    # -- recent approvals -----------------------------------------------------------------------
+
+    def test_recent_approvals_default_to_approved_or_executed_requests_latest_first(
+            self, seeded: Any) -> None:
+        # q-lifecycle-approved has no GRANTED decision: its updated_at (t0+12) orders it.
+        assert _ids(seeded.get_recent_approvals()) == [
+            "q-granted-late", "q-lifecycle-approved", "q-granted"]
+
+    @pytest.mark.parametrize(("take", "expected"), [
+        (None, ["q-granted-late", "q-lifecycle-approved", "q-granted"]),
+        (-1, ["q-granted-late", "q-lifecycle-approved", "q-granted"]),
+        (0, []),
+        (1, ["q-granted-late"]),
+        (2, ["q-granted-late", "q-lifecycle-approved"]),
+        (99, ["q-granted-late", "q-lifecycle-approved", "q-granted"]),
+    ])
+    def test_recent_approvals_keep_the_first_take_when_take_is_not_negative(
+            self, seeded: Any, take: int | None, expected: list[str]) -> None:
+        assert _ids(seeded.get_recent_approvals(take=take)) == expected
+
+    def test_recent_approvals_only_list_requests_with_approval_activity(
+            self, seeded: Any) -> None:
+        every_status = MutationRequestQuery()
+
+        found = _ids(seeded.get_recent_approvals(every_status))
+
+        assert "q-approved" not in found and "q-0-idle" not in found
+        # The rejection at t0+15 is approval activity too; pending requests fall back to their
+        # updated_at (t0+3), ties broken by request id.
+        assert found == ["q-granted-late", "q-rejected", "q-lifecycle-approved", "q-granted",
+                         "q-wait-a", "q-wait-b"]
+
+    def test_recent_approvals_break_equal_activity_by_updated_at_then_request_id(
+            self) -> None:
+        store = self.make_store()
+        clock = FixedClock(_at(30))
+        workflow = ApprovalWorkflowManager(store, clock=clock)
+        for request_id in ("r-b", "r-a", "r-c"):
+            created = store.create(approval_request(_one_approval(), request_id=request_id,
+                                                    now=T0))
+            workflow.approve_requirement(request_id,
+                                         created.approval_requirements[0].approval_id,
+                                         MutationContext.user("ann", timestamp=T0))
+        # r-c gets a later write that is not an approval decision: same activity, later update.
+        stored = store.get("r-c")
+        store.try_store(stored.model_copy(update={"lifecycle": stored.lifecycle.model_copy(
+            update={"updated_at": _at(40)})}), stored.revision)
+
+        assert _ids(store.get_recent_approvals()) == ["r-c", "r-a", "r-b"]
+
+    # -- pending approvals ----------------------------------------------------------------------
+
+    def test_pending_approvals_default_to_pending_requirements_of_waiting_requests(
+            self, seeded: Any) -> None:
+        views = seeded.get_pending_approvals()
+
+        assert [(v.request.request_id, v.approval.approver_id, v.approval.step_order)
+                for v in views] == [("q-wait-a", "ann", 1), ("q-wait-a", "ben", 2),
+                                    ("q-wait-b", "ann", 1)]
+        assert all(isinstance(v, ApprovalView) for v in views)
+        assert all(v.request == seeded.get(v.request.request_id) for v in views)
+
+    def test_pending_approvals_order_equal_steps_by_approval_id(self) -> None:
+        store = self.make_store()
+        store.create(approval_request(
+            PolicyRequirement(type="Approval", description="any two",
+                              data={"Approvers": ["x", "y", "z"], "Quorum": 2}),
+            _one_approval("w", StepOrder=0), request_id="r-1", now=T0))
+
+        views = store.get_pending_approvals()
+
+        assert [v.approval.step_order for v in views] == [0, 1, 1, 1]
+        assert [v.approval.approval_id for v in views[1:]] == sorted(
+            v.approval.approval_id for v in views[1:])
+
+    def test_pending_approvals_follow_an_approval_query(self, seeded: Any) -> None:
+        decided = seeded.get_pending_approvals(ApprovalQuery(
+            approval_statuses={ApprovalRequirementStatus.APPROVED,
+                               ApprovalRequirementStatus.REJECTED}))
+        bens = seeded.get_pending_approvals(ApprovalQuery(approver_ids={"ben"}))
+
+        assert [(v.request.request_id, v.approval.status.name) for v in decided] == [
+            ("q-granted", "APPROVED"), ("q-granted-late", "APPROVED"),
+            ("q-rejected", "REJECTED")]
+        assert [(v.request.request_id, v.approval.approver_id) for v in bens] == [
+            ("q-wait-a", "ben")]
+
+    # -- recent decisions -----------------------------------------------------------------------
+
+    def test_recent_decisions_run_latest_first_then_by_update_then_request_id(
+            self, seeded: Any) -> None:
+        views = seeded.get_recent_decisions()
+        head = [(v.request.request_id, v.decision.code) for v in views[:7]]
+
+        assert head == [
+            ("q-granted-late", "APPROVED"), ("q-granted-late", "GRANTED"),
+            ("q-rejected", "REJECTED"), ("q-rejected", "REJECTED"),
+            ("q-lifecycle-approved", "APPROVED"),
+            ("q-granted", "APPROVED"), ("q-granted", "GRANTED")]
+        assert views[5].decision.category == DecisionCategory.LIFECYCLE
+        stamps = [v.decision.timestamp for v in views]
+        assert stamps == sorted(stamps, reverse=True)
+        assert len(views) == sum(len(r.decisions) for r in seeded.all())
+
+    def test_decisions_at_one_time_are_ordered_by_request_update_before_request_id(
+            self, seeded: Any) -> None:
+        at_t0 = [v.request.request_id for v in seeded.get_recent_decisions(
+            DecisionQuery(from_timestamp=T0, to_timestamp=T0))]
+
+        # q-granted (updated t0+10) before q-0-idle (updated t0), although "q-0" < "q-g".
+        assert at_t0 == ["q-granted"] * 3 + ["q-0-idle"] * 2
+
+    def test_recent_decisions_take_and_filter(self, seeded: Any) -> None:
+        assert seeded.get_recent_decisions(take=0) == []
+        assert len(seeded.get_recent_decisions(take=2)) == 2
+        assert len(seeded.get_recent_decisions(take=-5)) == len(seeded.get_recent_decisions())
+        outcomes = seeded.get_recent_decisions(DecisionQuery.recent_execution_outcomes())
+        assert [(v.request.request_id, v.decision.code) for v in outcomes] == [
+            ("q-rejected", "REJECTED")]
+        assert all(isinstance(v, DecisionView) for v in outcomes)
+        assert seeded.get_recent_decisions(DecisionQuery.recent_version_resolutions()) == []
+
+    def test_recent_decisions_are_narrowed_by_the_decision_actor_and_the_request_query(
+            self, seeded: Any) -> None:
+        by_ann = seeded.get_recent_decisions(DecisionQuery(actor_ids={"ann"}))
+        on_b = seeded.get_recent_decisions(DecisionQuery(
+            request_query=MutationRequestQuery(scope=ScopeFilter(request_ids={"q-wait-b"}))))
+
+        assert {v.decision.code for v in by_ann} == {"GRANTED", "APPROVED", "REJECTED"}
+        assert [v.decision.code for v in on_b] == ["REQUESTED", "PENDING", "SUBMITTED"]
+
+
+def _ids(requests: list[MutationRequest]) -> list[str]:
+    return [r.request_id for r in requests]

@@ -30,6 +30,7 @@ from governance import (
     GovernanceError,
     GovernanceExecutionManager,
     InMemoryRequestStore,
+    InvalidArgumentError,
     InvalidOperationError,
     InvalidTransitionError,
     LifecycleManager,
@@ -183,6 +184,10 @@ class GovernanceMachine(RuleBasedStateMachine):
             RequestStatus.SUPERSEDED: lambda: self.lifecycle.supersede(
                 request_id, by, self.actor),
         }
+        if status == RequestStatus.SUPERSEDED and by == request_id:
+            # Refused as an argument error before the request is even loaded.
+            self._attempt(request_id, actions[status], InvalidArgumentError, 0)
+            return
         self._transition(request_id, status, actions[status])
 
     @rule()

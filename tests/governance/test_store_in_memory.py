@@ -1,14 +1,15 @@
-"""The request-store contract run against ``InMemoryRequestStore``."""
+"""The request-store and query-store contracts run against ``InMemoryRequestStore``."""
 
 from __future__ import annotations
 
 from governance import InMemoryRequestStore, RequestStore
 from tests.governance.conftest import BASE_TIME, approved_request
-from tests.governance.store_contract import RequestStoreContract
+from tests.governance.store_contract import RequestQueryStoreContract, RequestStoreContract
 
 
-class TestInMemoryRequestStore(RequestStoreContract):
-    """The in-memory store keeps the whole ``RequestStore`` contract."""
+class TestInMemoryRequestStore(RequestStoreContract, RequestQueryStoreContract):
+    """The in-memory store keeps the whole ``RequestStore`` and ``RequestQueryStore``
+    contracts."""
 
     def make_store(self) -> RequestStore:
         return InMemoryRequestStore()
