@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from governance._clock import Clock, utc_now
+from governance._models import evolve
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.mutation import Mutation
 from governance.core.results import MutationResult, ValidationResult
@@ -89,12 +90,13 @@ class GovernedMutation(Generic[TState]):
             intent_metadata["ExecutionIntentMetadata"] = dict(inner_intent.metadata)
         if compensation:
             intent_metadata["GovernanceCompensation"] = compensation
-        self._intent: MutationIntent = inner_intent.model_copy(update={
-            "estimated_blast_radius": (request_intent.estimated_blast_radius
-                                       or inner_intent.estimated_blast_radius),
-            "tags": request_intent.tags | inner_intent.tags,
-            "metadata": intent_metadata,
-        })
+        self._intent: MutationIntent = evolve(
+            inner_intent,
+            estimated_blast_radius=(request_intent.estimated_blast_radius
+                                    or inner_intent.estimated_blast_radius),
+            tags=request_intent.tags | inner_intent.tags,
+            metadata=intent_metadata,
+        )
 
         inner_context = inner.context
         context_metadata: dict[str, Any] = {
@@ -111,11 +113,12 @@ class GovernedMutation(Generic[TState]):
                 request_intent.estimated_blast_radius.scope.name)
         if compensation:
             context_metadata["GovernanceCompensation"] = compensation
-        self._context: MutationContext = inner_context.model_copy(update={
-            "state_id": inner_context.state_id or request.scope.state_id,
-            "correlation_id": inner_context.correlation_id or request.request_id,
-            "metadata": context_metadata,
-        })
+        self._context: MutationContext = evolve(
+            inner_context,
+            state_id=inner_context.state_id or request.scope.state_id,
+            correlation_id=inner_context.correlation_id or request.request_id,
+            metadata=context_metadata,
+        )
 
     @property
     def inner(self) -> Mutation[TState]:
@@ -170,6 +173,10 @@ def _blank(value: str | None) -> bool:
     return value is None or not str(value).strip()
 
 
+_TERMINAL_REJECTED: dict[str, Any] = {"status": RequestStatus.REJECTED, "pending_reason": None}
+_TERMINAL_EXECUTED: dict[str, Any] = {"status": RequestStatus.EXECUTED, "pending_reason": None}
+
+
 class OutcomeRecorder:
     """Records the terminal outcome of a governed execution on its claimed request.
 
@@ -201,9 +208,8 @@ class OutcomeRecorder:
             {**(metadata or {}), "ExecutionKind": claimed.execution.kind.name,
              **compensation_metadata(claimed.execution.compensation)},
             self._clock())
-        lifecycle = claimed.lifecycle.model_copy(
-            update={"status": RequestStatus.REJECTED, "pending_reason": None})
-        rejected = claimed.with_decision(decision, lifecycle=lifecycle, side_effects=side_effects)
+        rejected = claimed.with_decision(decision, lifecycle_changes=_TERMINAL_REJECTED,
+                                         side_effects=side_effects)
         return self._store.store_next(rejected, claimed.revision)
 
     def record_refused(
@@ -247,14 +253,14 @@ class OutcomeRecorder:
              "SideEffectCount": len(result.side_effects),
              **compensation_metadata(claimed.execution.compensation)},
             self._clock())
-        lifecycle = claimed.lifecycle.model_copy(
-            update={"status": RequestStatus.EXECUTED, "pending_reason": None})
-        versioning = claimed.versioning.model_copy(update={
-            "expected_state_version": resulting_state_version,
-            "resulting_state_version": resulting_state_version,
-            "executed_at": decision.timestamp,
-        })
-        executed = claimed.with_decision(decision, lifecycle=lifecycle, versioning=versioning,
+        versioning = evolve(
+            claimed.versioning,
+            expected_state_version=resulting_state_version,
+            resulting_state_version=resulting_state_version,
+            executed_at=decision.timestamp,
+        )
+        executed = claimed.with_decision(decision, lifecycle_changes=_TERMINAL_EXECUTED,
+                                         versioning=versioning,
                                          side_effects=tuple(result.side_effects))
         return self._store.store_next(executed, claimed.revision)
 

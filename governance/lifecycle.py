@@ -112,9 +112,9 @@ class LifecycleManager:
                 f"move to {target.name} until that execution records its outcome")
         decision = RequestDecision.lifecycle(
             _DECISION_FOR[target], context, reason, metadata, timestamp=self._clock())
-        lifecycle = loaded.lifecycle.model_copy(update={"status": target, **lifecycle_edits})
         return self._store.store_next(
-            loaded.with_decision(decision, lifecycle=lifecycle), loaded.revision)
+            loaded.with_decision(decision, lifecycle_changes={"status": target, **lifecycle_edits}),
+            loaded.revision)
 
     def move_to_pending(
         self,

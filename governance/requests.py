@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from governance._clock import utc_now
+from governance._models import assemble, evolve
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.effects import SideEffect
 from governance.core.policies import PolicyRequirement
@@ -167,13 +168,13 @@ class RequestDecision(BaseModel):
         """
         if context is None:
             raise MissingArgumentError(f"a {type.code} decision needs the context of its actor")
-        return cls.model_construct(
-            type=type,
-            context=context,
-            reason=reason,
-            timestamp=timestamp or utc_now(),
-            metadata=dict(metadata) if metadata else {},
-        )
+        return assemble(cls, {
+            "type": type,
+            "context": context,
+            "reason": reason,
+            "timestamp": timestamp or utc_now(),
+            "metadata": dict(metadata) if metadata else {},
+        })
 
     @classmethod
     def lifecycle(cls, decision: LifecycleDecision, context: MutationContext,
@@ -475,16 +476,29 @@ class MutationRequest(BaseModel):
         """The state version the request was approved against."""
         return self.versioning.expected_state_version
 
-    def with_decision(self, decision: RequestDecision, **updates: Any) -> MutationRequest:
-        """A new snapshot with ``decision`` appended and ``updated_at`` set to its timestamp.
+    def with_decision(
+        self,
+        decision: RequestDecision,
+        *,
+        lifecycle_changes: Mapping[str, Any] | None = None,
+        **updates: Any,
+    ) -> MutationRequest:
+        """The next snapshot: ``decision`` appended, ``updated_at`` set to its timestamp, and
+        ``revision`` one above this one's (what the store will give it).
 
-        ``updates`` may replace whole detail records (``lifecycle=...``). When ``lifecycle`` is
-        not given, only its ``updated_at`` moves.
+        ``lifecycle_changes`` edits lifecycle fields (``status``, ``pending_reason``...) in the
+        same copy; ``updates`` may replace whole detail records (``versioning=...``), including
+        ``lifecycle``, to which ``lifecycle_changes`` then apply.
         """
         lifecycle = updates.pop("lifecycle", self.lifecycle)
-        updates["lifecycle"] = lifecycle.model_copy(update={"updated_at": decision.timestamp})
+        if lifecycle_changes:
+            updates["lifecycle"] = evolve(lifecycle, updated_at=decision.timestamp,
+                                          **lifecycle_changes)
+        else:
+            updates["lifecycle"] = evolve(lifecycle, updated_at=decision.timestamp)
         updates["decisions"] = (*self.decisions, decision)
-        return self.model_copy(update=updates)
+        updates["revision"] = self.revision + 1
+        return evolve(self, **updates)
 
     # -- factories ---------------------------------------------------------------------------
 

@@ -3,11 +3,15 @@ one, and decide by an explicit strategy what happens when they differ."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import uuid
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 from governance._clock import Clock, utc_now
+from governance._models import assemble, evolve
 from governance.core.context import MutationContext
 from governance.errors import (
     InvalidArgumentError,
@@ -24,6 +28,33 @@ from governance.requests import (
     VersionResolutionDecision,
 )
 from governance.store import RequestStore
+
+_REJECTED: dict[str, Any] = {"status": RequestStatus.REJECTED, "pending_reason": None}
+_PENDING_APPROVAL: dict[str, Any] = {"status": RequestStatus.PENDING,
+                                     "pending_reason": PendingReason.APPROVAL}
+_PENDING_REVALIDATION: dict[str, Any] = {"status": RequestStatus.PENDING,
+                                         "pending_reason": PendingReason.REVALIDATION}
+
+# Claim ids: a random per-process prefix and a counter, unique without a uuid4 per claim; the
+# prefix is drawn again in a forked child so parent and child never share ids.
+_claim_prefix = ""
+_claim_counter = itertools.count(1)
+
+
+def _new_claim_prefix() -> None:
+    global _claim_prefix, _claim_counter
+    _claim_prefix = uuid.uuid4().hex[:16] + "-"
+    _claim_counter = itertools.count(1)
+
+
+_new_claim_prefix()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_claim_prefix)
+
+
+def new_claim_id() -> str:
+    """A process-unique execution claim id."""
+    return f"{_claim_prefix}{next(_claim_counter):x}"
 
 
 class ResolutionStrategy(IntEnum):
@@ -91,6 +122,18 @@ class VersionResolver:
             InvalidArgumentError: ``current_state_version`` is blank, or ``strategy`` is unknown.
             InvalidOperationError: the request is in a terminal status.
         """
+        return self._resolve(request, current_state_version, context, strategy, None)
+
+    def _resolve(
+        self,
+        request: MutationRequest,
+        current_state_version: str,
+        context: MutationContext,
+        strategy: ResolutionStrategy,
+        claim: ExecutionClaim | None,
+    ) -> VersionResolution:
+        """``resolve``; when ``claim`` is given and the outcome sends the request to the engine,
+        the claim is set in the same snapshot."""
         if request is None:
             raise MissingArgumentError("version resolution needs a request")
         status = request.lifecycle.status
@@ -117,39 +160,40 @@ class VersionResolver:
             decision = RequestDecision.version_resolution(
                 VersionResolutionDecision.VALIDATED, context, reason, metadata, now)
             # A VALIDATED decision leaves status and updated_at untouched.
-            resolved = request.model_copy(update={"decisions": (*request.decisions, decision)})
-            return VersionResolution(resolved, ResolutionOutcome.EXECUTE_APPROVED_VERSION,
+            updates: dict[str, Any] = {"decisions": (*request.decisions, decision),
+                                       "revision": request.revision + 1}
+            if claim is not None:
+                updates["execution"] = evolve(request.execution, claim=claim)
+            return VersionResolution(evolve(request, **updates),
+                                     ResolutionOutcome.EXECUTE_APPROVED_VERSION,
                                      expected, current_state_version, False)
 
         stale_reason = (f"Approved against state version '{expected}', "
                         f"but the state is now at '{current_state_version}'")
-        lifecycle = request.lifecycle
-        versioning = request.versioning
+        updates = {}
         if strategy == ResolutionStrategy.REJECT_STALE:
             code = VersionResolutionDecision.REJECTED_AS_STALE
             outcome = ResolutionOutcome.REJECTED_AS_STALE
-            lifecycle = lifecycle.model_copy(
-                update={"status": RequestStatus.REJECTED, "pending_reason": None})
+            lifecycle_changes = _REJECTED
         elif strategy == ResolutionStrategy.REQUIRE_RENEWED_APPROVAL:
             code = VersionResolutionDecision.RENEWED_APPROVAL_REQUIRED
             outcome = ResolutionOutcome.REQUIRES_RENEWED_APPROVAL
-            lifecycle = lifecycle.model_copy(
-                update={"status": RequestStatus.PENDING, "pending_reason": PendingReason.APPROVAL})
-            versioning = versioning.model_copy(
-                update={"expected_state_version": current_state_version})
+            lifecycle_changes = _PENDING_APPROVAL
+            updates["versioning"] = evolve(request.versioning,
+                                           expected_state_version=current_state_version)
         elif strategy == ResolutionStrategy.REVALIDATE_ON_LATEST_STATE:
             code = VersionResolutionDecision.REVALIDATION_REQUIRED
             outcome = ResolutionOutcome.REVALIDATE_ON_LATEST_STATE
-            lifecycle = lifecycle.model_copy(
-                update={"status": RequestStatus.PENDING,
-                        "pending_reason": PendingReason.REVALIDATION})
-            versioning = versioning.model_copy(
-                update={"expected_state_version": current_state_version})
+            lifecycle_changes = _PENDING_REVALIDATION
+            updates["versioning"] = evolve(request.versioning,
+                                           expected_state_version=current_state_version)
+            if claim is not None:
+                updates["execution"] = evolve(request.execution, claim=claim)
         else:
             raise InvalidArgumentError(
                 f"request '{request.request_id}': unknown resolution strategy {strategy!r}")
         decision = RequestDecision.version_resolution(code, context, stale_reason, metadata, now)
-        resolved = request.with_decision(decision, lifecycle=lifecycle, versioning=versioning)
+        resolved = request.with_decision(decision, lifecycle_changes=lifecycle_changes, **updates)
         return VersionResolution(resolved, outcome, expected, current_state_version, True)
 
 
@@ -226,13 +270,14 @@ class VersionResolutionManager:
                 request_id, loaded.lifecycle.status.name,
                 f"execution '{claim.claim_id}' already claimed it at "
                 f"{claim.claimed_at.isoformat()}")
-        resolution = self._resolver.resolve(loaded, current_state_version, context, strategy)
-        resolved = resolution.request
-        if resolution.outcome.executes:
-            claim = ExecutionClaim(claim_id=uuid.uuid4().hex, claimed_at=self._clock(),
-                                   actor_id=context.actor_id)
-            resolved = resolved.model_copy(
-                update={"execution": resolved.execution.model_copy(update={"claim": claim})})
-        stored = self._store.store_next(resolved, loaded.revision)
+        if context is None:
+            raise MissingArgumentError(
+                f"resolving request '{request_id}' needs the resolver's context")
+        claim = assemble(ExecutionClaim, {"claim_id": new_claim_id(),
+                                          "claimed_at": self._clock(),
+                                          "actor_id": context.actor_id})
+        resolution = self._resolver._resolve(loaded, current_state_version, context, strategy,
+                                             claim)
+        stored = self._store.store_next(resolution.request, loaded.revision)
         return VersionResolution(stored, resolution.outcome, resolution.expected_state_version,
                                  resolution.current_state_version, resolution.is_stale)

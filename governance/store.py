@@ -15,6 +15,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
+from governance._models import evolve
 from governance.errors import (
     InvalidArgumentError,
     MissingArgumentError,
@@ -180,7 +181,7 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
     def create(self, request: MutationRequest) -> MutationRequest:
         if request is None:
             raise MissingArgumentError("cannot create a None request")
-        stored = request.model_copy(update={"revision": 0})
+        stored = request if request.revision == 0 else evolve(request, revision=0)
         with self._lock:
             if request.request_id in self._requests:
                 raise RequestAlreadyExistsError(request.request_id)
@@ -198,7 +199,11 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
             current = self._requests.get(request_id)
             if current is None or current.revision != expected_revision:
                 return None
-            stored = request.model_copy(update={"revision": expected_revision + 1})
+            revision = expected_revision + 1
+            # Snapshots are immutable: one that already carries the next revision (as
+            # ``with_decision`` builds them) is stored as it is.
+            stored = request if request.revision == revision else evolve(request,
+                                                                          revision=revision)
             self._requests[request_id] = stored
             old_state = current.scope.state_id
             new_state = stored.scope.state_id
