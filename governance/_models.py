@@ -47,3 +47,20 @@ def assemble(cls: type[M], values: dict[str, Any], /) -> M:
     _set_attribute(new, "__pydantic_extra__", None)
     _set_attribute(new, "__pydantic_private__", None)
     return new
+
+
+R = TypeVar("R")
+
+
+def build_record(cls: type[R], values: dict[str, Any], /) -> R:
+    """An instance of the frozen dataclass ``cls`` holding ``values`` (every field), built
+    without its generated ``__init__``.
+
+    A frozen dataclass's ``__init__`` stores each field through ``object.__setattr__``, which
+    dominates the cost of the records the engine creates on every execution. The record stays
+    frozen afterwards. ``cls`` must be a dataclass without ``slots`` and without
+    ``__post_init__``.
+    """
+    record = object.__new__(cls)
+    record.__dict__.update(values)
+    return record

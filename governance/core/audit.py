@@ -15,7 +15,8 @@ from governance.core.effects import SideEffect
 from governance.core.policies import PolicyDecision
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# Not slotted: the engine builds these on every execution through ``build_record``.
+@dataclass(frozen=True, kw_only=True)
 class MutationAuditEntry:
     """What the engine records about one execution.
 

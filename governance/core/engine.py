@@ -31,12 +31,13 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import timedelta
 from time import perf_counter
 from typing import Any, TypeVar
 
 from governance._clock import Clock, utc_now
+from governance._models import build_record
 from governance.core.audit import Auditor, InMemoryAuditor, MutationAuditEntry
 from governance.core.changes import ChangeSet
 from governance.core.context import MutationContext, MutationMode
@@ -106,38 +107,14 @@ def _failure_message(result: MutationResult[Any]) -> str:
     return "the mutation reported a failure without a reason"
 
 
-# ``_with_execution_time`` passes these fields by position (a third of the cost of
-# ``dataclasses.replace`` on the hot path); refuse to import if their order ever changes.
-_METRICS_FIELDS = (
-    "recorded_at", "execution_time", "validation_time", "policy_evaluation_time",
-    "validated_rules", "evaluated_policies", "changes_count", "state_size", "memory_used",
-    "used_cache", "additional_metrics",
-)
-_RESULT_FIELDS = (
-    "is_success", "new_state", "changes", "validation_result", "policy_decisions",
-    "side_effects", "metrics", "exception", "completed_at",
-)
-if (
-    tuple(f.name for f in fields(MutationMetrics)) != _METRICS_FIELDS
-    or tuple(f.name for f in fields(MutationResult)) != _RESULT_FIELDS
-):  # pragma: no cover - a guard for whoever edits results.py
-    raise ImportError("update MutationEngine._with_execution_time: result fields changed")
-
-
 def _with_execution_time(
     result: MutationResult[TState], elapsed: timedelta
 ) -> MutationResult[TState]:
-    m = result.metrics
-    metrics = MutationMetrics(
-        m.recorded_at, elapsed, m.validation_time, m.policy_evaluation_time, m.validated_rules,
-        m.evaluated_policies, m.changes_count, m.state_size, m.memory_used, m.used_cache,
-        m.additional_metrics,
-    )
-    return MutationResult(
-        result.is_success, result.new_state, result.changes, result.validation_result,
-        result.policy_decisions, result.side_effects, metrics, result.exception,
-        result.completed_at,
-    )
+    metrics_values = result.metrics.__dict__.copy()
+    metrics_values["execution_time"] = elapsed
+    values = result.__dict__.copy()
+    values["metrics"] = build_record(MutationMetrics, metrics_values)
+    return build_record(type(result), values)
 
 
 def _apply_modifications(
@@ -465,18 +442,18 @@ class MutationEngine:
             if result.is_success and mode == _COMMIT and self._history.is_enabled:
                 key = context.state_id or context.correlation_id
                 if key:
-                    self._history.store(
-                        MutationHistoryEntry(
-                            execution_id=execution_id,
-                            state_id=key,
-                            intent=intent,
-                            context=context,
-                            changes=result.changes,
-                            side_effects=result.side_effects,
-                            timestamp=context.timestamp,
-                            execution_time=timedelta(seconds=perf_counter() - started),
-                        )
-                    )
+                    self._history.store(build_record(MutationHistoryEntry, {
+                        "execution_id": execution_id,
+                        "state_id": key,
+                        "intent": intent,
+                        "context": context,
+                        "changes": result.changes,
+                        "side_effects": result.side_effects,
+                        "timestamp": context.timestamp,
+                        "execution_time": timedelta(seconds=perf_counter() - started),
+                        "previous_state_hash": None,
+                        "new_state_hash": None,
+                    }))
             return self._finalize(result, state, execution_id, started, scope)
         except GovernanceError as error:
             self._report_failure(mutation, context, state, error, execution_id, started)
@@ -558,25 +535,23 @@ class MutationEngine:
         error_message: str | None,
         decisions: Sequence[PolicyDecision],
     ) -> None:
-        self._auditor.audit(
-            MutationAuditEntry(
-                execution_id=execution_id,
-                mutation_intent=mutation.intent,
-                context=context,
-                is_success=result.is_success,
-                state_id=context.state_id,
-                state_type=type(state).__name__,
-                changes=result.changes,
-                error_message=error_message,
-                policy_decisions=decisions,
-                side_effects=result.side_effects,
-                timestamp=context.timestamp,
-                duration=timedelta(seconds=perf_counter() - started),
-                source_ip_address=context.source_ip_address,
-                user_agent=context.user_agent,
-                metadata=context.metadata or None,
-            )
-        )
+        self._auditor.audit(build_record(MutationAuditEntry, {
+            "execution_id": execution_id,
+            "mutation_intent": mutation.intent,
+            "context": context,
+            "is_success": result.is_success,
+            "state_id": context.state_id,
+            "state_type": type(state).__name__,
+            "changes": result.changes,
+            "error_message": error_message,
+            "policy_decisions": decisions,
+            "side_effects": result.side_effects,
+            "timestamp": context.timestamp,
+            "duration": timedelta(seconds=perf_counter() - started),
+            "source_ip_address": context.source_ip_address,
+            "user_agent": context.user_agent,
+            "metadata": context.metadata or None,
+        }))
 
     def _report_failure(
         self,

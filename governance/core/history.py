@@ -18,7 +18,8 @@ from governance.errors import InvalidArgumentError, InvalidOperationError
 TState = TypeVar("TState")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# Not slotted: the engine builds these on every execution through ``build_record``.
+@dataclass(frozen=True, kw_only=True)
 class MutationHistoryEntry:
     """One committed mutation of one state.
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from governance._clock import utc_now
+from governance._models import assemble
 from governance.errors import InvalidArgumentError, MissingArgumentError
 
 if TYPE_CHECKING:
@@ -65,21 +66,39 @@ class PolicyDecision(BaseModel):
     timestamp: datetime = Field(default_factory=utc_now)
 
     @classmethod
+    def _of(
+        cls,
+        is_allowed: bool,
+        reason: str | None,
+        policy_name: str | None,
+        severity: PolicyDecisionSeverity,
+    ) -> PolicyDecision:
+        # Policies build a decision on every evaluation: the factories check their two texts
+        # and assemble the model directly instead of running the full validator.
+        for label, text in (("reason", reason), ("policy name", policy_name)):
+            if text is not None and not isinstance(text, str):
+                raise InvalidArgumentError(
+                    f"a policy decision's {label} must be text, not {type(text).__name__}")
+        return assemble(cls, {
+            "is_allowed": is_allowed, "reason": reason, "policy_name": policy_name,
+            "severity": severity, "modifications": None, "requirements": None,
+            "metadata": None, "timestamp": utc_now(),
+        })
+
+    @classmethod
     def allow(cls, policy_name: str | None = None, reason: str | None = None) -> PolicyDecision:
         """The mutation may run unchanged."""
-        return cls(is_allowed=True, policy_name=policy_name, reason=reason)
+        return cls._of(True, reason, policy_name, PolicyDecisionSeverity.INFO)
 
     @classmethod
     def deny(cls, reason: str, policy_name: str | None = None) -> PolicyDecision:
         """The mutation is refused (severity ERROR)."""
-        return cls(is_allowed=False, reason=reason, policy_name=policy_name,
-                   severity=PolicyDecisionSeverity.ERROR)
+        return cls._of(False, reason, policy_name, PolicyDecisionSeverity.ERROR)
 
     @classmethod
     def deny_critical(cls, reason: str, policy_name: str | None = None) -> PolicyDecision:
         """The mutation is refused (severity CRITICAL)."""
-        return cls(is_allowed=False, reason=reason, policy_name=policy_name,
-                   severity=PolicyDecisionSeverity.CRITICAL)
+        return cls._of(False, reason, policy_name, PolicyDecisionSeverity.CRITICAL)
 
     @classmethod
     def modify(

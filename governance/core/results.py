@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from governance._clock import utc_now
+from governance._models import build_record
 from governance.core.changes import ChangeSet, StateChange
 from governance.errors import MissingArgumentError
 
@@ -107,7 +108,9 @@ class ValidationResult:
         return cls(errors=list(errors))
 
 
-@dataclass(slots=True)
+# MutationMetrics and MutationResult are not slotted: the engine builds them on every execution
+# through ``build_record``, which needs an instance ``__dict__``.
+@dataclass
 class MutationMetrics:
     """Timings and counters recorded for one execution."""
 
@@ -124,6 +127,19 @@ class MutationMetrics:
     additional_metrics: dict[str, Any] = field(default_factory=dict)
 
 
+_ZERO = timedelta(0)
+
+
+def empty_metrics(recorded_at: datetime) -> MutationMetrics:
+    """Metrics with nothing measured yet (what a result carries until the engine times it)."""
+    return build_record(MutationMetrics, {
+        "recorded_at": recorded_at, "execution_time": _ZERO, "validation_time": _ZERO,
+        "policy_evaluation_time": _ZERO, "validated_rules": 0, "evaluated_policies": 0,
+        "changes_count": 0, "state_size": None, "memory_used": None, "used_cache": False,
+        "additional_metrics": {},
+    })
+
+
 @dataclass(frozen=True, slots=True)
 class MutationStatistics:
     """Aggregated execution times over a window."""
@@ -135,7 +151,7 @@ class MutationStatistics:
     last_updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class MutationResult(Generic[TState]):
     """The outcome of one mutation: success with a new state, or failure with the reasons."""
 
@@ -159,12 +175,18 @@ class MutationResult(Generic[TState]):
         """A successful result; ``changes`` may be a change set or a single change."""
         if isinstance(changes, StateChange):
             changes = ChangeSet.single(changes)
-        return cls(
-            is_success=True,
-            new_state=new_state,
-            changes=changes if changes is not None else ChangeSet(),
-            side_effects=list(side_effects) if side_effects else [],
-        )
+        now = utc_now()
+        return build_record(cls, {
+            "is_success": True,
+            "new_state": new_state,
+            "changes": changes if changes is not None else ChangeSet(),
+            "validation_result": ValidationResult(),
+            "policy_decisions": [],
+            "side_effects": list(side_effects) if side_effects else [],
+            "metrics": empty_metrics(now),
+            "exception": None,
+            "completed_at": now,
+        })
 
     @classmethod
     def failure(cls, validation: ValidationResult) -> MutationResult[TState]:
