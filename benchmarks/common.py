@@ -148,7 +148,11 @@ def with_history(g: Any, request: Any, length: int) -> Any:
         extra.append(g.RequestDecision.lifecycle(
             g.LifecycleDecision.PENDING if index % 2 == 0 else g.LifecycleDecision.APPROVED,
             request.context, "Review round", timestamp=BASE_TIME))
-    return request.model_copy(update={"decisions": (*request.decisions, *extra)})
+    decisions = (*request.decisions, *extra)
+    # Keep the history's own type (a tuple on older commits, a shared log on newer ones).
+    history_type = type(request.decisions)
+    return request.model_copy(update={
+        "decisions": decisions if history_type is tuple else history_type(decisions)})
 
 
 # -- the floor: the same governed flow in the least plain Python can do ----------------------

@@ -15,6 +15,17 @@ from pydantic import BaseModel
 M = TypeVar("M", bound=BaseModel)
 
 _set_attribute = object.__setattr__
+_FIELD_SETS: dict[type[BaseModel], set[str]] = {}
+
+
+def _all_fields(cls: type[BaseModel]) -> set[str]:
+    # Internal snapshots are complete, so every field counts as set. One set per class is shared
+    # by its instances: pydantic never changes a frozen model's set in place (model_copy copies
+    # it first), and nothing here does either.
+    fields = _FIELD_SETS.get(cls)
+    if fields is None:
+        fields = _FIELD_SETS[cls] = set(cls.model_fields)
+    return fields
 
 
 def evolve(model: M, /, **changes: Any) -> M:
@@ -28,9 +39,7 @@ def evolve(model: M, /, **changes: Any) -> M:
     values = model.__dict__.copy()
     values.update(changes)
     _set_attribute(new, "__dict__", values)
-    fields_set = model.__pydantic_fields_set__
-    _set_attribute(new, "__pydantic_fields_set__",
-                   fields_set if fields_set.issuperset(changes) else fields_set | changes.keys())
+    _set_attribute(new, "__pydantic_fields_set__", _all_fields(cls))
     _set_attribute(new, "__pydantic_extra__", None)
     _set_attribute(new, "__pydantic_private__", None)
     return new
@@ -43,7 +52,7 @@ def assemble(cls: type[M], values: dict[str, Any], /) -> M:
     """
     new = cls.__new__(cls)
     _set_attribute(new, "__dict__", values)
-    _set_attribute(new, "__pydantic_fields_set__", set(values))
+    _set_attribute(new, "__pydantic_fields_set__", _all_fields(cls))
     _set_attribute(new, "__pydantic_extra__", None)
     _set_attribute(new, "__pydantic_private__", None)
     return new

@@ -37,6 +37,7 @@ from governance.requests import (
     PendingReason,
     RequestDecision,
     RequestStatus,
+    append_decisions,
 )
 from governance.store import RequestStore
 
@@ -447,7 +448,7 @@ class ApprovalWorkflowManager:
             lifecycle = lifecycle.model_copy(update={"updated_at": now})
         return self._store.store_next(loaded.model_copy(update={
             "approval_requirements": tuple(requirements),
-            "decisions": (*loaded.decisions, *decisions),
+            "decisions": append_decisions(loaded.decisions, *decisions),
             "lifecycle": lifecycle,
         }), loaded.revision)
 
@@ -507,7 +508,7 @@ class ApprovalWorkflowManager:
             "updated_at": now})
         return self._store.store_next(loaded.model_copy(update={
             "approval_requirements": tuple(requirements),
-            "decisions": (*loaded.decisions, *decisions),
+            "decisions": append_decisions(loaded.decisions, *decisions),
             "lifecycle": lifecycle,
         }), loaded.revision)
 
@@ -573,7 +574,7 @@ class ApprovalWorkflowManager:
                 "updated_at": at})
             rejected.append(self._store.store_next(request.model_copy(update={
                 "approval_requirements": tuple(requirements),
-                "decisions": (*request.decisions, *decisions),
+                "decisions": append_decisions(request.decisions, *decisions),
                 "lifecycle": lifecycle,
             }), request.revision))
         return rejected

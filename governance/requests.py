@@ -7,13 +7,16 @@ boundary, and internal copies only assemble already-valid parts.
 
 from __future__ import annotations
 
+import itertools
+import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from enum import IntEnum
-from typing import Any
+from typing import Any, overload
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, field_validator
+from pydantic_core import core_schema
 
 from governance._clock import utc_now
 from governance._models import assemble, evolve
@@ -197,6 +200,95 @@ class RequestDecision(BaseModel):
         """A version-resolution decision."""
         return cls.create(DecisionType.version_resolution(decision), context, reason, metadata,
                           timestamp)
+
+
+class DecisionLog(Sequence[RequestDecision]):
+    """A request's decision history: an immutable sequence whose snapshots share storage.
+
+    Each snapshot of a request sees a prefix of one growing list. Appending to the newest
+    snapshot extends that list in place and returns a view one longer, so recording a decision
+    costs the same whatever the length of the history; views held by older snapshots keep their
+    length and never change. Appending to an older snapshot (a writer that will lose the store's
+    compare-and-set anyway) copies its prefix first. Compares equal to any tuple or list with
+    the same decisions; serializes as a list.
+    """
+
+    __slots__ = ("_items", "_length")
+    _append_lock = threading.Lock()
+
+    def __init__(self, decisions: Iterable[RequestDecision] = ()) -> None:
+        self._items: list[RequestDecision] = list(decisions)
+        self._length = len(self._items)
+
+    @classmethod
+    def _view(cls, items: list[RequestDecision], length: int) -> DecisionLog:
+        view = cls.__new__(cls)
+        view._items = items
+        view._length = length
+        return view
+
+    def appended(self, *decisions: RequestDecision) -> DecisionLog:
+        """A log holding these decisions followed by ``decisions``; this log is unchanged."""
+        with self._append_lock:
+            items = self._items
+            if len(items) != self._length:
+                items = items[:self._length]
+            items.extend(decisions)
+            return self._view(items, len(items))
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> RequestDecision: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[RequestDecision, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> RequestDecision | tuple[RequestDecision, ...]:
+        if isinstance(index, slice):
+            return tuple(self._items[:self._length][index])
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError("decision index out of range")
+        return self._items[index]
+
+    def __iter__(self) -> Iterator[RequestDecision]:
+        return itertools.islice(self._items, self._length)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DecisionLog | tuple | list):
+            return NotImplemented
+        return self._length == len(other) and all(a == b for a, b in zip(self, other,
+                                                                            strict=True))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"DecisionLog({list(self)!r})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        items = handler.generate_schema(tuple[RequestDecision, ...])
+        return core_schema.no_info_after_validator_function(
+            cls,
+            items,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                tuple, return_schema=items),
+        )
+
+
+def append_decisions(decisions: Sequence[RequestDecision],
+                     *new: RequestDecision) -> DecisionLog:
+    """``decisions`` followed by ``new``, as a ``DecisionLog`` (O(1) when ``decisions`` is the
+    newest view of its log; a plain sequence, as ``model_copy`` may leave, is converted)."""
+    if isinstance(decisions, DecisionLog):
+        return decisions.appended(*new)
+    return DecisionLog((*decisions, *new))
 
 
 class ApprovalRequirementStatus(IntEnum):
@@ -415,7 +507,7 @@ class MutationRequest(BaseModel):
     execution: GovernedExecutionDetails = Field(default_factory=GovernedExecutionDetails)
     requirements: tuple[PolicyRequirement, ...] = ()
     approval_requirements: tuple[ApprovalRequirement, ...] = ()
-    decisions: tuple[RequestDecision, ...] = ()
+    decisions: DecisionLog = Field(default_factory=DecisionLog)
     side_effects: tuple[SideEffect, ...] = ()
     revision: int = 0
     versioning: RequestVersioning = Field(default_factory=RequestVersioning)
@@ -496,7 +588,7 @@ class MutationRequest(BaseModel):
                                           **lifecycle_changes)
         else:
             updates["lifecycle"] = evolve(lifecycle, updated_at=decision.timestamp)
-        updates["decisions"] = (*self.decisions, decision)
+        updates["decisions"] = append_decisions(self.decisions, decision)
         updates["revision"] = self.revision + 1
         return evolve(self, **updates)
 
@@ -650,7 +742,7 @@ class MutationRequest(BaseModel):
             compensation_metadata(compensation), timestamp=now)
         return request.model_copy(update={
             "execution": execution,
-            "decisions": (*request.decisions[:-1], approved),
+            "decisions": DecisionLog((*request.decisions[:-1], approved)),
         })
 
     @classmethod

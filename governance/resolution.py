@@ -26,6 +26,7 @@ from governance.requests import (
     RequestDecision,
     RequestStatus,
     VersionResolutionDecision,
+    append_decisions,
 )
 from governance.store import RequestStore
 
@@ -160,7 +161,7 @@ class VersionResolver:
             decision = RequestDecision.version_resolution(
                 VersionResolutionDecision.VALIDATED, context, reason, metadata, now)
             # A VALIDATED decision leaves status and updated_at untouched.
-            updates: dict[str, Any] = {"decisions": (*request.decisions, decision),
+            updates: dict[str, Any] = {"decisions": append_decisions(request.decisions, decision),
                                        "revision": request.revision + 1}
             if claim is not None:
                 updates["execution"] = evolve(request.execution, claim=claim)
