@@ -9,6 +9,7 @@ from enum import IntEnum
 from typing import Any
 
 from governance._clock import utc_now
+from governance._models import build_record
 from governance.errors import MissingArgumentError
 
 
@@ -22,7 +23,9 @@ class ChangeType(IntEnum):
     MOVED = 4
 
 
-@dataclass(frozen=True, slots=True)
+# Not slotted: mutations create changes on every execution, and the factories build them
+# through ``build_record`` (frozen-dataclass ``__init__`` dominates their cost).
+@dataclass(frozen=True)
 class StateChange:
     """One change at one path of the state."""
 
@@ -35,24 +38,31 @@ class StateChange:
     metadata: dict[str, Any] | None = None
 
     @classmethod
+    def _of(cls, path: str, old_value: Any, new_value: Any, type: ChangeType) -> StateChange:
+        return build_record(cls, {
+            "path": path, "old_value": old_value, "new_value": new_value, "type": type,
+            "timestamp": utc_now(), "priority": 0, "metadata": None,
+        })
+
+    @classmethod
     def modified(cls, path: str, old_value: Any, new_value: Any) -> StateChange:
         """A value at ``path`` changed from ``old_value`` to ``new_value``."""
-        return cls(path, old_value, new_value, ChangeType.MODIFIED)
+        return cls._of(path, old_value, new_value, ChangeType.MODIFIED)
 
     @classmethod
     def added(cls, path: str, value: Any) -> StateChange:
         """A value appeared at ``path``."""
-        return cls(path, None, value, ChangeType.ADDED)
+        return cls._of(path, None, value, ChangeType.ADDED)
 
     @classmethod
     def removed(cls, path: str, old_value: Any) -> StateChange:
         """The value at ``path`` was removed."""
-        return cls(path, old_value, None, ChangeType.REMOVED)
+        return cls._of(path, old_value, None, ChangeType.REMOVED)
 
     @classmethod
     def replaced(cls, path: str, old_value: Any, new_value: Any) -> StateChange:
         """The value at ``path`` was replaced as a whole."""
-        return cls(path, old_value, new_value, ChangeType.REPLACED)
+        return cls._of(path, old_value, new_value, ChangeType.REPLACED)
 
 
 class ChangeSet:
@@ -127,8 +137,18 @@ class ChangeSet:
 
     @classmethod
     def single(cls, change: StateChange) -> ChangeSet:
-        """A change set holding one change."""
-        return cls((change,))
+        """A change set holding one change.
+
+        Raises:
+            MissingArgumentError: ``change`` is None.
+        """
+        if change is None:
+            raise MissingArgumentError("a change set cannot hold a None change")
+        changes = cls.__new__(cls)
+        changes._changes = [change]
+        changes.timestamp = utc_now()
+        changes.checksum = None
+        return changes
 
     @classmethod
     def from_changes(cls, *changes: StateChange) -> ChangeSet:

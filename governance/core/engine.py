@@ -370,7 +370,7 @@ class MutationEngine:
             if pipeline.snapshot:
                 pipeline.run_before(intent, context, state, execution_id)
 
-            # None means no policy decided: the mutation is allowed as it is.
+            # None means no policy is registered: the mutation is allowed as it is.
             decision = self._evaluate_policies(mutation, state, execution_id, scope)
             if decision is not None and not decision.is_allowed:
                 blocked: MutationResult[TState] = MutationResult.policy_blocked(decision)
@@ -506,11 +506,13 @@ class MutationEngine:
                     f"policy '{policy.name}' returned no decision for execution {execution_id}",
                     execution_id=execution_id,
                 )
+            decisive = decision
             if not decision.is_allowed or decision.modifications:
-                decisive = decision
                 break
         if scope is not None:
             scope.record_policy_time(timedelta(seconds=perf_counter() - began), evaluated)
+        # The first blocking or modifying decision; when every policy allowed the mutation as
+        # it is, the last allow decision (what the audit entry records).
         return decisive
 
     @staticmethod
