@@ -3,14 +3,12 @@ one, and decide by an explicit strategy what happens when they differ."""
 
 from __future__ import annotations
 
-import itertools
-import os
-import uuid
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
 from governance._clock import Clock, utc_now
+from governance._ids import IdSequence
 from governance._models import assemble, evolve
 from governance.core.context import MutationContext
 from governance.errors import (
@@ -36,26 +34,12 @@ _PENDING_APPROVAL: dict[str, Any] = {"status": RequestStatus.PENDING,
 _PENDING_REVALIDATION: dict[str, Any] = {"status": RequestStatus.PENDING,
                                          "pending_reason": PendingReason.REVALIDATION}
 
-# Claim ids: a random per-process prefix and a counter, unique without a uuid4 per claim; the
-# prefix is drawn again in a forked child so parent and child never share ids.
-_claim_prefix = ""
-_claim_counter = itertools.count(1)
-
-
-def _new_claim_prefix() -> None:
-    global _claim_prefix, _claim_counter
-    _claim_prefix = uuid.uuid4().hex[:16] + "-"
-    _claim_counter = itertools.count(1)
-
-
-_new_claim_prefix()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_claim_prefix)
+_CLAIM_IDS = IdSequence()
 
 
 def new_claim_id() -> str:
     """A process-unique execution claim id."""
-    return f"{_claim_prefix}{next(_claim_counter):x}"
+    return _CLAIM_IDS.next()
 
 
 class ResolutionStrategy(IntEnum):

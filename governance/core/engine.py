@@ -25,11 +25,8 @@ entry; a ``GovernanceError`` is then re-raised as it is, anything else is wrappe
 
 from __future__ import annotations
 
-import itertools
-import os
 import sys
 import threading
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -37,6 +34,7 @@ from time import perf_counter
 from typing import Any, TypeVar
 
 from governance._clock import Clock, utc_now
+from governance._ids import IdSequence
 from governance._models import build_record
 from governance.core.audit import Auditor, InMemoryAuditor, MutationAuditEntry
 from governance.core.changes import ChangeSet
@@ -76,22 +74,7 @@ _COMMIT = MutationMode.COMMIT
 _SIMULATE = MutationMode.SIMULATE
 _STATISTICS_WINDOW = timedelta(days=30)
 
-# Execution ids are "<random process prefix>-<hex counter>": unique within the process (the
-# counter's next() is atomic under the GIL) and across processes (the prefix is random and drawn
-# again in a forked child), and far cheaper than a uuid4 per execution.
-_id_prefix = ""
-_id_counter = itertools.count(1)
-
-
-def _reset_execution_ids() -> None:
-    global _id_prefix, _id_counter
-    _id_prefix = uuid.uuid4().hex[:16] + "-"
-    _id_counter = itertools.count(1)
-
-
-_reset_execution_ids()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_execution_ids)
+_EXECUTION_IDS = IdSequence()
 
 
 def _error_messages(validation: ValidationResult) -> str:
@@ -289,7 +272,7 @@ class MutationEngine:
         if mutation is None:
             raise MissingArgumentError("cannot execute a None mutation")
         started = perf_counter()
-        execution_id = f"{_id_prefix}{next(_id_counter):x}"
+        execution_id = _EXECUTION_IDS.next()
         context = mutation.context
         if context is None:
             raise MissingArgumentError(f"mutation {type(mutation).__name__} has no context")
