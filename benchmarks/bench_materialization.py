@@ -1,0 +1,153 @@
+"""Records materialized from one governed execution: the history entry, the audit entry and the
+decision views.
+
+The fixture is one ``execute_approved`` run (strict engine, one allow policy) of an approved
+request on ``governance-benchmark:materialization`` from v10 to v11, whose mutation emits two
+changes and two side effects: an INFO one and a CRITICAL one whose payload class carries the
+``@side_effect_contract("governance.materialization.side-effect", 1)`` marker. One timed call
+builds one record from that finished result:
+
+- history_entry: a ``MutationHistoryEntry`` (governed intent and context, changes, side
+  effects, timestamp, execution time);
+- audit_entry: a ``MutationAuditEntry`` with the policy decisions and the metadata
+  ``ExecutionKind`` and ``RequestStatus`` of the governed request;
+- decision_views: one ``DecisionView`` per decision of the executed request (four).
+
+Nothing is consumed: the execution runs once per process on the first call (asv's calibration
+call), there is no ``setup``, and asv times many calls per sample.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from types import SimpleNamespace
+from typing import Any
+
+from .common import (
+    EXPECTED_VERSION,
+    MATERIALIZATION_STATE_ID,
+    ReadOnlyBenchmark,
+    SkipNotImplemented,
+    VersionedState,
+    allocation_twins,
+    api,
+    engine_classes,
+    kept,
+    mutation_classes,
+)
+
+_EXECUTED: dict[str, SimpleNamespace] = {}
+
+
+def governed_execution(g: Any) -> SimpleNamespace:
+    """One governed execution of the materialization mutation, and what the records need
+    (run once per process; only read afterwards)."""
+    if "done" not in _EXECUTED:
+        _EXECUTED["done"] = _execute(g)
+    return _EXECUTED["done"]
+
+
+def _execute(g: Any) -> SimpleNamespace:
+    classes = engine_classes(g)
+    engine = g.MutationEngine(g.EngineOptions.strict())
+    engine.register_policy(mutation_classes(g).AllowAllPolicy())
+    store = g.InMemoryRequestStore()
+    manager = g.GovernanceExecutionManager(
+        store, g.VersionResolutionManager(store, g.VersionResolver()), engine)
+    context = g.MutationContext.system("benchmark", correlation_id="benchmark-materialization")
+    intent = g.MutationIntent.create("MaterializeOutputs", "Benchmark")
+    mutation = classes.MaterializedMutation(intent, context)
+    request = store.create(g.MutationRequest.approved(
+        MATERIALIZATION_STATE_ID, VersionedState, classes.MaterializedMutation, intent, context,
+        expected_state_version=EXPECTED_VERSION, request_id="materialization-request-1"))
+    result = manager.execute_approved(request.request_id, mutation,
+                                      VersionedState(42, EXPECTED_VERSION),
+                                      governance_context=context)
+    if not result.was_executed:
+        raise RuntimeError("the materialization fixture did not execute")
+    governed = g.GovernedMutation(mutation, result.request)
+    history = engine.history.get_history(MATERIALIZATION_STATE_ID)
+    return SimpleNamespace(result=result, governed=governed,
+                           execution_id=history[-1].execution_id)
+
+
+def _history_entry(g: Any) -> Any:
+    done = governed_execution(g)
+    entry, result, governed, execution_id = (g.MutationHistoryEntry, done.result.mutation_result,
+                                             done.governed, done.execution_id)
+    context = governed.context
+
+    def build() -> Any:
+        return entry(execution_id=execution_id, state_id=context.state_id,
+                     intent=governed.intent, context=context, changes=result.changes,
+                     side_effects=result.side_effects, timestamp=context.timestamp,
+                     execution_time=result.metrics.execution_time)
+
+    return build
+
+
+def _audit_entry(g: Any) -> Any:
+    done = governed_execution(g)
+    entry, governed_result, governed, execution_id = (
+        g.MutationAuditEntry, done.result, done.governed, done.execution_id)
+    result, request = governed_result.mutation_result, governed_result.request
+    context = governed.context
+    decisions = result.policy_decisions or [g.PolicyDecision.allow("allow-all")]
+
+    def build() -> Any:
+        return entry(execution_id=execution_id, mutation_intent=governed.intent,
+                     context=context, is_success=result.is_success,
+                     state_id=context.state_id, state_type=request.state_type,
+                     changes=result.changes, policy_decisions=decisions,
+                     side_effects=result.side_effects, timestamp=context.timestamp,
+                     duration=result.metrics.execution_time,
+                     source_ip_address=context.source_ip_address,
+                     user_agent=context.user_agent,
+                     metadata={"ExecutionKind": governed_result.execution_kind.name,
+                               "RequestStatus": request.status.name})
+
+    return build
+
+
+def _decision_views(g: Any) -> Any:
+    request, view = governed_execution(g).result.request, g.DecisionView
+    return lambda: [view(request, decision) for decision in request.decisions]
+
+
+def _skip(reason: str) -> None:
+    raise SkipNotImplemented(reason)
+
+
+_REQUIRED = ("DecisionView",)
+SCENARIOS = {"history_entry": _history_entry, "audit_entry": _audit_entry,
+             "decision_views": _decision_views}
+
+
+class GovernedOutputs(ReadOnlyBenchmark):
+    """One record built from the finished governed execution (see the module docstring)."""
+
+    version = "1"
+    rounds = 2
+    repeat = (10, 25, 0.25)
+
+    def build(self, g: Any) -> SimpleNamespace:
+        history, audit = _history_entry(g), _audit_entry(g)
+        try:
+            views = _decision_views(api(*_REQUIRED))
+        except NotImplementedError as exc:
+            views = partial(_skip, str(exc))
+        return SimpleNamespace(history_entry=history, audit_entry=audit, decision_views=views)
+
+    def time_history_entry(self) -> None:
+        self.fixtures[None].history_entry()
+
+    def time_audit_entry(self) -> None:
+        self.fixtures[None].audit_entry()
+
+    def time_decision_views(self) -> None:
+        self.fixtures[None].decision_views()
+
+
+GovernedOutputsAllocatedBytes, GovernedOutputsAllocatedBlocks = allocation_twins(
+    "GovernedOutputs", kept(SCENARIOS), what="building one record from a governed execution",
+    required=_REQUIRED)
