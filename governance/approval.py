@@ -541,7 +541,7 @@ class ApprovalWorkflowManager:
         if context is None:
             raise MissingArgumentError("an approval expiry sweep needs the sweeper's context")
         rejected: list[MutationRequest] = []
-        for request in self._store.get_pending(PendingReason.APPROVAL):
+        for request in self._store.get_pending_approvals_due(now):
             if request.execution.claim is not None:
                 continue
             due = [i for i, r in enumerate(request.approval_requirements)

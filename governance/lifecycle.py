@@ -202,12 +202,11 @@ class LifecycleManager:
         if context is None:
             raise MissingArgumentError("an expiry sweep needs the sweeper's context")
         expired = []
-        for request in self._store.get_pending():
+        for request in self._store.get_pending_due(now):
             deadline = request.lifecycle.expires_at
-            if deadline is not None and deadline <= now:
-                expired.append(self.expire(
-                    request.request_id, context,
-                    f"Pending deadline {deadline.isoformat()} passed"))
+            assert deadline is not None
+            expired.append(self.expire(
+                request.request_id, context, f"Pending deadline {deadline.isoformat()} passed"))
         return expired
 
     def get_pending(self, reason: PendingReason | None = None) -> list[MutationRequest]:

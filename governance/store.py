@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from datetime import datetime
 
 from governance._models import evolve
 from governance.errors import (
@@ -34,9 +35,27 @@ from governance.queries import (
     select_recent_decisions,
     select_requests,
 )
-from governance.requests import MutationRequest, PendingReason, RequestStatus
+from governance.requests import (
+    ApprovalRequirementStatus,
+    MutationRequest,
+    PendingReason,
+    RequestStatus,
+)
 
 _ONLY_PENDING = frozenset({RequestStatus.PENDING})
+
+
+def _has_deadline(request: MutationRequest) -> bool:
+    if request.lifecycle.expires_at is not None:
+        return True
+    return any(a.expires_at is not None and a.status == ApprovalRequirementStatus.PENDING
+               for a in request.approval_requirements)
+
+
+def _approval_due(request: MutationRequest, now: datetime) -> bool:
+    return request.lifecycle.pending_reason == PendingReason.APPROVAL and any(
+        a.status == ApprovalRequirementStatus.PENDING and a.expires_at is not None
+        and a.expires_at <= now for a in request.approval_requirements)
 
 
 def _order_key(request: MutationRequest) -> tuple[object, str]:
@@ -88,6 +107,18 @@ class RequestStore(ABC):
     @abstractmethod
     def all(self) -> list[MutationRequest]:
         """Every stored request, ordered by creation time then id."""
+
+    def get_pending_due(self, now: datetime) -> list[MutationRequest]:
+        """PENDING requests whose own deadline (``expires_at``) is at or before ``now``, ordered
+        by creation time then id. Stores with a deadline index override this scan."""
+        return [r for r in self.get_pending()
+                if r.lifecycle.expires_at is not None and r.lifecycle.expires_at <= now]
+
+    def get_pending_approvals_due(self, now: datetime) -> list[MutationRequest]:
+        """Requests PENDING for APPROVAL with a PENDING approval requirement whose deadline is at
+        or before ``now``, ordered by creation time then id. Stores with a deadline index
+        override this scan."""
+        return [r for r in self.get_pending(PendingReason.APPROVAL) if _approval_due(r, now)]
 
     @abstractmethod
     def __len__(self) -> int:
@@ -177,6 +208,9 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
         self._requests: dict[str, MutationRequest] = {}
         self._by_state: dict[str, dict[str, None]] = {}
         self._pending: dict[str, None] = {}
+        # PENDING requests with a deadline of their own or on a pending approval requirement:
+        # what the expiry sweeps read, so a sweep costs what is due, not what is pending.
+        self._deadlines: dict[str, None] = {}
 
     def create(self, request: MutationRequest) -> MutationRequest:
         if request is None:
@@ -187,9 +221,20 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
                 raise RequestAlreadyExistsError(request.request_id)
             self._requests[request.request_id] = stored
             self._by_state.setdefault(stored.scope.state_id, {})[stored.request_id] = None
-            if stored.lifecycle.status == RequestStatus.PENDING:
-                self._pending[stored.request_id] = None
+            self._index_pending(stored)
         return stored
+
+    def _index_pending(self, stored: MutationRequest) -> None:
+        request_id = stored.request_id
+        if stored.lifecycle.status == RequestStatus.PENDING:
+            self._pending[request_id] = None
+            if _has_deadline(stored):
+                self._deadlines[request_id] = None
+            else:
+                self._deadlines.pop(request_id, None)
+        else:
+            self._pending.pop(request_id, None)
+            self._deadlines.pop(request_id, None)
 
     def try_store(self, request: MutationRequest, expected_revision: int) -> MutationRequest | None:
         if request is None:
@@ -210,10 +255,7 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
             if old_state != new_state:
                 self._by_state[old_state].pop(request_id, None)
                 self._by_state.setdefault(new_state, {})[request_id] = None
-            if stored.lifecycle.status == RequestStatus.PENDING:
-                self._pending[request_id] = None
-            else:
-                self._pending.pop(request_id, None)
+            self._index_pending(stored)
         return stored
 
     def get(self, request_id: str) -> MutationRequest | None:
@@ -243,29 +285,56 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
             found = list(self._requests.values())
         return sorted(found, key=_order_key)
 
+    def get_pending_due(self, now: datetime) -> list[MutationRequest]:
+        with self._lock:
+            found = [self._requests[r] for r in self._deadlines]
+        return sorted((r for r in found
+                       if r.lifecycle.expires_at is not None and r.lifecycle.expires_at <= now),
+                      key=_order_key)
+
+    def get_pending_approvals_due(self, now: datetime) -> list[MutationRequest]:
+        with self._lock:
+            found = [self._requests[r] for r in self._deadlines]
+        return sorted((r for r in found if _approval_due(r, now)), key=_order_key)
+
     # -- queries --------------------------------------------------------------------------------
 
-    def _snapshots(self) -> list[MutationRequest]:
+    def _snapshots(self, query: MutationRequestQuery | None = None) -> list[MutationRequest]:
+        """Every snapshot the query can match: those its scope names through the indexes (by
+        id, else by state) when it names any, else all of them."""
         with self._lock:
+            scope = query.scope if query is not None else None
+            if scope is not None and scope.request_ids:
+                requests = self._requests
+                return [requests[r] for r in scope.request_ids if r in requests]
+            if scope is not None and scope.state_ids:
+                requests = self._requests
+                return [requests[r] for state in scope.state_ids
+                        for r in self._by_state.get(state, ())]
             return list(self._requests.values())
 
-    def _pending_snapshots(self) -> list[MutationRequest]:
+    def _pending_snapshots(self, query: MutationRequestQuery | None = None
+                           ) -> list[MutationRequest]:
+        scope = query.scope if query is not None else None
+        if scope is not None and (scope.request_ids or scope.state_ids):
+            return [r for r in self._snapshots(query)
+                    if r.lifecycle.status == RequestStatus.PENDING]
         with self._lock:
             return [self._requests[r] for r in self._pending]
 
     def query(self, query: MutationRequestQuery) -> list[MutationRequest]:
-        return select_requests(self._snapshots(), query)
+        return select_requests(self._snapshots(query), query)
 
     def get_pending_requests(
         self, query: MutationRequestQuery | None = None
     ) -> list[MutationRequest]:
-        return select_requests(self._pending_snapshots(), query)
+        return select_requests(self._pending_snapshots(query), query)
 
     def get_pending_approval_queue(
         self, query: MutationRequestQuery | None = None
     ) -> list[MutationRequest]:
         return select_requests(
-            self._pending_snapshots(), query,
+            self._pending_snapshots(query), query,
             where=lambda r: r.lifecycle.pending_reason == PendingReason.APPROVAL)
 
     def get_recent_approvals(

@@ -272,6 +272,48 @@ class RequestStoreContract:
             "quota-early", "quota"]
         assert store.get_pending(PendingReason.APPROVAL) == []
 
+    def test_get_pending_due_returns_pending_requests_past_their_deadline_in_order(
+            self, store: RequestStore) -> None:
+        store.create(pending_request(request_id="due-late", expires_at=BASE_TIME,
+                                     now=BASE_TIME + timedelta(seconds=2)))
+        store.create(pending_request(request_id="due-early", expires_at=BASE_TIME,
+                                     now=BASE_TIME))
+        store.create(pending_request(request_id="not-yet",
+                                     expires_at=BASE_TIME + timedelta(hours=1),
+                                     now=BASE_TIME + timedelta(seconds=3)))
+        store.create(pending_request(request_id="no-deadline"))
+        store.create(approved_request(request_id="approved"))
+
+        assert [r.request_id for r in store.get_pending_due(BASE_TIME)] == [
+            "due-early", "due-late"]
+        assert [r.request_id for r in store.get_pending_due(
+            BASE_TIME + timedelta(hours=2))] == ["due-early", "due-late", "not-yet"]
+
+    def test_a_request_leaves_the_due_list_once_it_is_no_longer_pending(
+            self, store: RequestStore) -> None:
+        created = store.create(pending_request(request_id="due", expires_at=BASE_TIME))
+        later = BASE_TIME + timedelta(minutes=1)
+        assert [r.request_id for r in store.get_pending_due(later)] == ["due"]
+
+        decided = created.model_copy(update={"lifecycle": created.lifecycle.model_copy(
+            update={"status": RequestStatus.REJECTED, "pending_reason": None})})
+        store.store_next(decided, created.revision)
+
+        assert store.get_pending_due(later) == []
+
+    def test_get_pending_approvals_due_finds_pending_requirements_past_their_deadline(
+            self, store: RequestStore) -> None:
+        due = PolicyRequirement.approval("bob", "sign-off", ExpiresAt=BASE_TIME)
+        later = PolicyRequirement.approval("bob", "sign-off",
+                                           ExpiresAt=BASE_TIME + timedelta(hours=1))
+        store.create(approval_request(due, request_id="approval-due"))
+        store.create(approval_request(later, request_id="approval-later"))
+        store.create(approval_request(request_id="approval-no-deadline"))
+
+        assert [r.request_id for r in store.get_pending_approvals_due(BASE_TIME)] == [
+            "approval-due"]
+        assert store.get_pending_approvals_due(BASE_TIME - timedelta(seconds=1)) == []
+
     def test_get_pending_by_state_id_combines_state_status_and_reason(
             self, store: RequestStore) -> None:
         store.create(pending_request(PendingReason.QUOTA, request_id="mine-quota"))
