@@ -4,10 +4,12 @@ the dashboard (offline), and say how to open it.
 Usage: python scripts/benchmark_history.py [--max-commits N] [--machine NAME] [--list] [--serve]
 
 Which commits: the first-parent line of ``main`` (oldest first), keeping those on which the
-``governance`` package exists and whose code differs from their parent's, i.e. skipping commits
-that change nothing but ``results/`` (their code is the parent's, so their numbers would be the
-parent's again). Of those, the ones without a result file for the machine are run, the newest
-``--max-commits`` of them. Results go to ``results/<machine>/`` under one stable machine name per
+``governance`` package exists and whose package differs from their parent's (a change under
+``governance/`` or to ``pyproject.toml``). A commit that changes only tests, scripts, docs,
+benchmarks or results installs the very same package as its parent, and asv always takes the
+benchmark suite from the working tree, so its numbers would be its parent's again. Of those, the
+ones without a result file for the machine are run, the newest ``--max-commits`` of them.
+Results go to ``results/<machine>/`` under one stable machine name per
 hardware class, never under the hostname.
 """
 
@@ -26,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MACHINE = "governance-2vcpu"
 BRANCH = "main"
-RESULTS_ONLY_PATHS = ("results/",)
+PACKAGE_PATHS = ("governance/", "pyproject.toml")
 HASHFILE = ROOT / ".asv" / "pending-commits.txt"
 
 
@@ -46,18 +48,20 @@ def has_package(commit: str) -> bool:
     return probe.returncode == 0
 
 
-def only_results_changed(commit: str) -> bool:
+def package_changed(commit: str) -> bool:
+    """Whether ``commit`` changes the installed package relative to its first parent (a root
+    commit always does)."""
     parents = git("rev-list", "--parents", "-n", "1", commit).split()[1:]
     if not parents:
-        return False
+        return True
     changed = git("diff", "--name-only", parents[0], commit).splitlines()
-    return bool(changed) and all(p.startswith(RESULTS_ONLY_PATHS) for p in changed)
+    return any(path.startswith(PACKAGE_PATHS) for path in changed)
 
 
 def benchmarkable_commits() -> list[str]:
-    """First-parent commits of main, oldest first, that hold the package and changed code."""
+    """First-parent commits of main, oldest first, that hold the package and change it."""
     commits = git("rev-list", "--first-parent", "--reverse", BRANCH).split()
-    return [c for c in commits if has_package(c) and not only_results_changed(c)]
+    return [c for c in commits if has_package(c) and package_changed(c)]
 
 
 def commits_with_results(machine: str) -> set[str]:
@@ -100,8 +104,10 @@ def run_commits(commits: list[str], machine: str) -> int:
     print(f"== benchmarking {len(commits)} commit(s) on machine '{machine}'", flush=True)
     started = time.monotonic()
     status = subprocess.run(
+        # --skip-existing runs, for each commit, only the benchmarks it has no result for: all of
+        # them on a new commit, the ones added to the suite since on an older one (--fill).
         [sys.executable, "-m", "asv", "run", f"HASHFILE:{HASHFILE}", "--machine", machine,
-         "--skip-existing-commits", "--show-stderr"],
+         "--skip-existing", "--show-stderr"],
         cwd=ROOT).returncode
     print(f"== asv run finished in {time.monotonic() - started:.0f}s (exit {status})", flush=True)
     return status
@@ -129,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                              "(default 30)")
     parser.add_argument("--machine", default=machine_name(),
                         help=f"stable machine name (default $ASV_MACHINE or {DEFAULT_MACHINE})")
+    parser.add_argument("--fill", action="store_true",
+                        help="also run, on commits that have results, the benchmarks added to "
+                             "the suite since they were benchmarked")
     parser.add_argument("--list", action="store_true",
                         help="only list the commits that would be benchmarked")
     parser.add_argument("--no-publish", action="store_true", help="skip publishing")
@@ -141,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     done = commits_with_results(args.machine)
     missing = [c for c in candidates if c[:8] not in done]
     selected = missing[-args.max_commits:] if args.max_commits > 0 else []
+    if args.fill and args.max_commits > 0:
+        selected = [c for c in candidates if c in selected or c[:8] in done]
     have = len(candidates) - len(missing)
     print(f"== {len(candidates)} benchmarkable commit(s) on {BRANCH}, {have} with results for "
           f"'{args.machine}', {len(missing)} missing, running {len(selected)}", flush=True)
