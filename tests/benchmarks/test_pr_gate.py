@@ -66,16 +66,17 @@ def _run_gate(clone: Path, env: dict[str, str], head: str) -> subprocess.Complet
 
 
 def _spin_iterations_for(fraction: float) -> int:
-    """How many ``sum(range(n))`` iterations cost ``fraction`` of one stale-version resolution
-    here (the resolution every stale orchestration call pays). This calibrates the injected
-    slowdown; it asserts nothing about speed."""
-    from benchmarks.bench_resolution import _resolve
+    """How many ``sum(range(n))`` iterations cost ``fraction`` of version resolution as governed
+    execution performs it, here: ``execute_approved`` on a stale request, which resolves,
+    records the rejection and never reaches the engine. This calibrates the injected slowdown;
+    it asserts nothing about speed."""
+    from benchmarks.bench_orchestration import scenario
     from benchmarks.common import api
 
     g = api()
     samples = []
     for _ in range(300):
-        call = _resolve(g, "rejected_as_stale")
+        _, call = scenario(g, "rejected_as_stale")
         start = time.perf_counter()
         call()
         samples.append(time.perf_counter() - start)
