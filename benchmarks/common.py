@@ -12,6 +12,7 @@ level, so discovery never fails.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import logging
 import statistics
@@ -68,14 +69,9 @@ def next_version(version: str) -> str:
     return f"v{int(version[1:]) + 1}"
 
 
-_MUTATION_CLASSES: dict[str, Any] = {}
-
-
+@functools.cache
 def mutation_classes(g: Any) -> SimpleNamespace:
     """The benchmark's mutation and policy classes, built once on the installed package."""
-    if "ns" in _MUTATION_CLASSES:
-        return _MUTATION_CLASSES["ns"]  # type: ignore[no-any-return]
-
     class IncrementValueMutation(g.MutationBase):  # type: ignore[misc, name-defined]
         """Adds one to the value and moves the state to the next version."""
 
@@ -110,7 +106,6 @@ def mutation_classes(g: Any) -> SimpleNamespace:
 
     ns = SimpleNamespace(IncrementValueMutation=IncrementValueMutation,
                          AllowAllPolicy=AllowAllPolicy, DenyAllPolicy=DenyAllPolicy)
-    _MUTATION_CLASSES["ns"] = ns
     return ns
 
 
@@ -413,14 +408,9 @@ def slot_state(size: int) -> SlotState:
     return SlotState(tuple(range(size)), 0)
 
 
-_ENGINE_CLASSES: dict[str, Any] = {}
-
-
+@functools.cache
 def engine_classes(g: Any) -> SimpleNamespace:
     """The engine benchmarks' mutations, policies, interceptors and collectors, built once."""
-    if "ns" in _ENGINE_CLASSES:
-        return _ENGINE_CLASSES["ns"]  # type: ignore[no-any-return]
-
     class IncrementCounterMutation(g.MutationBase):  # type: ignore[misc, name-defined]
         """Adds one to the counter (one Modified change); valid while it is not negative."""
 
@@ -547,7 +537,6 @@ def engine_classes(g: Any) -> SimpleNamespace:
         FormattingLoggingInterceptor=FormattingLoggingInterceptor,
         LatestMetricsCollector=LatestMetricsCollector, BlockingMutation=BlockingMutation,
         MaterializationPayload=MaterializationPayload, MaterializedMutation=MaterializedMutation)
-    _ENGINE_CLASSES["ns"] = ns
     return ns
 
 
