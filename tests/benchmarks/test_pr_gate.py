@@ -9,6 +9,7 @@ that breaks a benchmark (exit 2, naming it with its error).
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -170,3 +171,92 @@ def test_the_gate_reads_regressed_rows_from_the_comparison_table() -> None:
     )
     assert pr_gate.regressed_benchmarks(output) == [
         "bench_resolution.ResolveAndStore.time_matching_version"]
+
+
+def _table(*names: str) -> str:
+    rows = "".join(f"| +        | 10.0±0.1μs      | 13.0±0.1μs     |    1.30 | {name} |\n"
+                   for name in names)
+    return ("| Change   | Before [aaaa]   | After [bbbb]   |   Ratio | Benchmark (Parameter)   |\n"
+            "|----------|-----------------|----------------|---------|-------------------------|\n"
+            + rows)
+
+
+class _ScriptedAsv:
+    """Stands in for ``asv continuous``: returns prepared runs in order, keeps each selection."""
+
+    def __init__(self, *runs: pr_gate.ContinuousRun) -> None:
+        self.runs = list(runs)
+        self.selections: list[list[str]] = []
+
+    def __call__(self, benches: list[str]) -> pr_gate.ContinuousRun:
+        self.selections.append(benches)
+        return self.runs.pop(0)
+
+
+RESOLVE = "bench_resolution.ResolveAndStore.time_matching_version"
+STALE = "bench_orchestration.ExecuteApproved.time_rejected_as_stale"
+HISTORY = "bench_resolution.ResolveAndStoreHistoryLength.time_matching_version(64)"
+
+
+def test_a_regression_seen_in_one_run_only_is_reported_as_noise_and_passes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    asv = _ScriptedAsv(pr_gate.ContinuousRun(1, _table(RESOLVE)),
+                       pr_gate.ContinuousRun(0, "BENCHMARKS NOT SIGNIFICANTLY CHANGED."),
+                       pr_gate.ContinuousRun(0, "BENCHMARKS NOT SIGNIFICANTLY CHANGED."))
+
+    status = pr_gate.run_gate("main", "HEAD", 1.12, "^bench_", "m", confirm=2, runner=asv)
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "gate verdict: PASS, no confirmed regression" in out
+    assert RESOLVE in out[out.index("not confirmed"):]
+    assert asv.selections == [["^bench_"], [f"^{re.escape(RESOLVE)}$"], [f"^{re.escape(RESOLVE)}$"]]
+
+
+def test_only_benchmarks_flagged_by_the_majority_of_runs_are_regressions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    asv = _ScriptedAsv(pr_gate.ContinuousRun(1, _table(RESOLVE, STALE, HISTORY)),
+                       pr_gate.ContinuousRun(1, _table(RESOLVE, HISTORY)),
+                       pr_gate.ContinuousRun(1, _table(HISTORY)))
+
+    status = pr_gate.run_gate("main", "HEAD", 1.12, "^bench_", "m", confirm=2, runner=asv)
+
+    out = capsys.readouterr().out
+    verdict = out[out.index("gate verdict"):]
+    assert status == 1
+    assert RESOLVE in verdict and HISTORY in verdict and STALE not in verdict
+    assert STALE in out[out.index("not confirmed"):out.index("gate verdict")]
+    # Confirmed after two runs, RESOLVE and HISTORY are not measured a third time.
+    assert asv.selections[2] == [f"^{re.escape(STALE)}$"]
+
+
+def test_a_rerun_selects_a_parameterized_benchmark_by_its_parameters() -> None:
+    regex = pr_gate.selection_regex(HISTORY + " [m/virtualenv-py3.11]")
+    assert re.search(regex, HISTORY)
+    assert not re.search(regex, HISTORY.replace("(64)", "(1024)"))
+
+
+def test_a_rerun_that_breaks_gives_exit_two(capsys: pytest.CaptureFixture[str]) -> None:
+    failure = ("[ 50.00%] ··· " + RESOLVE + "          failed\n"
+               "[ 50.00%] ···· RuntimeError: broken in the rerun\n")
+    asv = _ScriptedAsv(pr_gate.ContinuousRun(1, _table(RESOLVE)),
+                       pr_gate.ContinuousRun(2, failure))
+
+    status = pr_gate.run_gate("main", "HEAD", 1.12, "^bench_", "m", confirm=2, runner=asv)
+
+    assert status == 2
+    assert "broken in the rerun" in capsys.readouterr().out
+
+
+def test_without_confirmation_one_flagging_run_is_a_regression(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    asv = _ScriptedAsv(pr_gate.ContinuousRun(1, _table(STALE)))
+
+    status = pr_gate.run_gate("main", "HEAD", 1.12, "^bench_", "m", confirm=0, runner=asv)
+
+    assert status == 1
+    assert STALE in capsys.readouterr().out
+    assert len(asv.selections) == 1
