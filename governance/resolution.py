@@ -4,6 +4,7 @@ one, and decide by an explicit strategy what happens when they differ."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
@@ -115,10 +116,11 @@ class VersionResolver:
         current_state_version: str,
         context: MutationContext,
         strategy: ResolutionStrategy,
-        claim: ExecutionClaim | None,
+        claim_clock: Clock | None,
     ) -> VersionResolution:
-        """``resolve``; when ``claim`` is given and the outcome sends the request to the engine,
-        the claim is set in the same snapshot."""
+        """``resolve``; with a ``claim_clock``, an outcome that sends the request to the engine
+        also sets an execution claim by the context's actor, timed by that clock, in the same
+        snapshot. No claim is built for an outcome that stops the request."""
         if request is None:
             raise MissingArgumentError("version resolution needs a request")
         status = request.lifecycle.status
@@ -147,8 +149,9 @@ class VersionResolver:
             # A VALIDATED decision leaves status and updated_at untouched.
             updates: dict[str, Any] = {"decisions": append_decisions(request.decisions, decision),
                                        "revision": request.revision + 1}
-            if claim is not None:
-                updates["execution"] = evolve(request.execution, claim=claim)
+            if claim_clock is not None:
+                updates["execution"] = evolve(request.execution,
+                                              claim=self._claim(context, claim_clock, now))
             return VersionResolution(evolve(request, **updates),
                                      ResolutionOutcome.EXECUTE_APPROVED_VERSION,
                                      expected, current_state_version, False)
@@ -172,14 +175,24 @@ class VersionResolver:
             lifecycle_changes = _PENDING_REVALIDATION
             updates["versioning"] = evolve(request.versioning,
                                            expected_state_version=current_state_version)
-            if claim is not None:
-                updates["execution"] = evolve(request.execution, claim=claim)
+            if claim_clock is not None:
+                updates["execution"] = evolve(request.execution,
+                                              claim=self._claim(context, claim_clock, now))
         else:
             raise InvalidArgumentError(
                 f"request '{request.request_id}': unknown resolution strategy {strategy!r}")
         decision = RequestDecision.version_resolution(code, context, stale_reason, metadata, now)
         resolved = request.with_decision(decision, lifecycle_changes=lifecycle_changes, **updates)
         return VersionResolution(resolved, outcome, expected, current_state_version, True)
+
+
+    def _claim(self, context: MutationContext, clock: Clock, now: datetime) -> ExecutionClaim:
+        # The claim is taken at the instant of the resolution decision when both share a clock.
+        return assemble(ExecutionClaim, {
+            "claim_id": new_claim_id(),
+            "claimed_at": now if clock is self._clock else clock(),
+            "actor_id": context.actor_id,
+        })
 
 
 class VersionResolutionManager:
@@ -224,6 +237,8 @@ class VersionResolutionManager:
         loaded = self._store.require(request_id)
         resolution = self._resolver.resolve(loaded, current_state_version, context, strategy)
         stored = self._store.store_next(resolution.request, loaded.revision)
+        if stored is resolution.request:
+            return resolution
         return VersionResolution(stored, resolution.outcome, resolution.expected_state_version,
                                  resolution.current_state_version, resolution.is_stale)
 
@@ -258,11 +273,10 @@ class VersionResolutionManager:
         if context is None:
             raise MissingArgumentError(
                 f"resolving request '{request_id}' needs the resolver's context")
-        claim = assemble(ExecutionClaim, {"claim_id": new_claim_id(),
-                                          "claimed_at": self._clock(),
-                                          "actor_id": context.actor_id})
         resolution = self._resolver._resolve(loaded, current_state_version, context, strategy,
-                                             claim)
+                                             self._clock)
         stored = self._store.store_next(resolution.request, loaded.revision)
+        if stored is resolution.request:
+            return resolution
         return VersionResolution(stored, resolution.outcome, resolution.expected_state_version,
                                  resolution.current_state_version, resolution.is_stale)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -367,6 +367,58 @@ def test_resolve_for_execution_claims_a_request_sent_to_revalidation(
     assert result.outcome == ResolutionOutcome.REVALIDATE_ON_LATEST_STATE
     assert result.request.execution.claim is not None
     assert result.request.status == RequestStatus.PENDING
+
+
+class _CountingClock(FixedClock):
+    def __init__(self, now: datetime) -> None:
+        super().__init__(now)
+        self.calls = 0
+
+    def __call__(self) -> datetime:
+        self.calls += 1
+        return super().__call__()
+
+
+def test_a_claim_is_taken_at_the_instant_of_the_validated_decision(
+        store: InMemoryRequestStore) -> None:
+    clock = _CountingClock(LATER)
+    manager = VersionResolutionManager(store, clock=clock)
+    store.create(approved_request(request_id="req-1"))
+
+    result = manager.resolve_for_execution("req-1", "10", RESOLVER_CONTEXT,
+                                           ResolutionStrategy.REJECT_STALE)
+
+    claim = result.request.execution.claim
+    assert claim is not None
+    assert claim.claimed_at == result.request.decisions[-1].timestamp == LATER
+    assert clock.calls == 1
+
+
+def test_a_claim_is_timed_by_the_managers_clock_when_the_resolver_has_its_own(
+        store: InMemoryRequestStore) -> None:
+    manager = VersionResolutionManager(store, VersionResolver(clock=FixedClock(BASE_TIME)),
+                                       clock=FixedClock(LATER))
+    store.create(approved_request(request_id="req-1"))
+
+    result = manager.resolve_for_execution("req-1", "10", RESOLVER_CONTEXT,
+                                           ResolutionStrategy.REJECT_STALE)
+
+    assert result.request.decisions[-1].timestamp == BASE_TIME
+    assert result.request.execution.claim.claimed_at == LATER
+
+
+def test_a_request_stopped_before_the_engine_reads_the_clock_once_and_takes_no_claim(
+        store: InMemoryRequestStore) -> None:
+    clock = _CountingClock(LATER)
+    manager = VersionResolutionManager(store, clock=clock)
+    store.create(approved_request(request_id="req-1"))
+
+    result = manager.resolve_for_execution("req-1", "15", RESOLVER_CONTEXT,
+                                           ResolutionStrategy.REJECT_STALE)
+
+    assert result.request.status == RequestStatus.REJECTED
+    assert result.request.execution.claim is None
+    assert clock.calls == 1
 
 
 @pytest.mark.parametrize("strategy", [ResolutionStrategy.REJECT_STALE,
