@@ -139,3 +139,37 @@ def test_audit_and_history_keep_every_concurrent_execution() -> None:
     assert sum(len(engine.get_history(f"state-{i}")) for i in range(4)) == 40
     assert sum(len(engine.auditor.get_audit_log(f"state-{i}")) for i in range(4)) == 40
     assert engine.get_statistics().total_executed == 40
+
+
+def _outcome_within(wait: float, call: Callable[[], object]) -> object:
+    """What ``call`` returned or raised, run on a daemon thread so that a call blocked forever
+    fails the test instead of hanging it."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except Exception as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(wait)
+    assert not thread.is_alive(), "the execution waited for a global slot nobody gave back"
+    return outcome[0]
+
+
+def test_an_execution_that_raises_gives_its_global_slot_back() -> None:
+    engine = MutationEngine(EngineOptions(max_concurrent_mutations=1))
+
+    def fail(_: Counter) -> None:
+        raise RuntimeError("apply failed")
+
+    # With one slot, a slot kept by any failure would block every later execution.
+    for _ in range(3):
+        raised = _outcome_within(WAIT, lambda: engine.execute(
+            Increment(context("state-1"), during_apply=fail), Counter(0)))
+        assert isinstance(raised, Exception) and "apply failed" in str(raised)
+    result = _outcome_within(WAIT, lambda: engine.execute(Increment(context("state-2")),
+                                                          Counter(0)))
+    assert isinstance(result, MutationResult) and result.is_success
