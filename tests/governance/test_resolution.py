@@ -21,6 +21,7 @@ from governance import (
     RequestStatus,
     ResolutionOutcome,
     ResolutionStrategy,
+    VersionResolution,
     VersionResolutionManager,
     VersionResolver,
 )
@@ -379,19 +380,24 @@ class _CountingClock(FixedClock):
         return super().__call__()
 
 
-def test_a_claim_is_taken_at_the_instant_of_the_validated_decision(
-        store: InMemoryRequestStore) -> None:
+def _resolve_for_execution_counting_clock_reads(
+        store: InMemoryRequestStore, current_version: str) -> tuple[VersionResolution, int]:
     clock = _CountingClock(LATER)
     manager = VersionResolutionManager(store, clock=clock)
     store.create(approved_request(request_id="req-1"))
-
-    result = manager.resolve_for_execution("req-1", "10", RESOLVER_CONTEXT,
+    result = manager.resolve_for_execution("req-1", current_version, RESOLVER_CONTEXT,
                                            ResolutionStrategy.REJECT_STALE)
+    return result, clock.calls
+
+
+def test_a_claim_is_taken_at_the_instant_of_the_validated_decision(
+        store: InMemoryRequestStore) -> None:
+    result, clock_reads = _resolve_for_execution_counting_clock_reads(store, "10")
 
     claim = result.request.execution.claim
     assert claim is not None
     assert claim.claimed_at == result.request.decisions[-1].timestamp == LATER
-    assert clock.calls == 1
+    assert clock_reads == 1
 
 
 def test_a_claim_is_timed_by_the_managers_clock_when_the_resolver_has_its_own(
@@ -409,16 +415,11 @@ def test_a_claim_is_timed_by_the_managers_clock_when_the_resolver_has_its_own(
 
 def test_a_request_stopped_before_the_engine_reads_the_clock_once_and_takes_no_claim(
         store: InMemoryRequestStore) -> None:
-    clock = _CountingClock(LATER)
-    manager = VersionResolutionManager(store, clock=clock)
-    store.create(approved_request(request_id="req-1"))
-
-    result = manager.resolve_for_execution("req-1", "15", RESOLVER_CONTEXT,
-                                           ResolutionStrategy.REJECT_STALE)
+    result, clock_reads = _resolve_for_execution_counting_clock_reads(store, "15")
 
     assert result.request.status == RequestStatus.REJECTED
     assert result.request.execution.claim is None
-    assert clock.calls == 1
+    assert clock_reads == 1
 
 
 @pytest.mark.parametrize("strategy", [ResolutionStrategy.REJECT_STALE,
