@@ -5,9 +5,11 @@ Exit 0: unchanged or better. Exit 1: a regression (asv's comparison table is pri
 regressed benchmarks). Exit 2: a benchmark is broken on either side; asv prints no table then,
 so the gate names each broken benchmark and shows its error.
 
-A benchmark flagged as worse is measured again, on both sides, up to ``--confirm`` more times
-(default 2); it counts as a regression only when the majority of the runs flag it. On a shared
-machine a neighbour's burst can slow one benchmark in one run; a real slowdown shows every time.
+A benchmark the first comparison finds changed (worse or better) is measured again, on both
+sides, up to ``--confirm`` more times (default 2), each rerun's samples pooled with the earlier
+ones (``--append-samples``); the last pooled comparison decides. On a shared machine a
+neighbour's burst can slow one benchmark in one run, faking a regression on the new commit or
+hiding one on the base; pooling dilutes it, while a real slowdown shifts every run.
 
 Results go to ``.asv/gate-results`` (git-ignored), never into the committed ``results/``.
 
@@ -36,7 +38,7 @@ from asv_config import redirected_config  # noqa: E402
 DEFAULT_BENCH = r"^bench_(orchestration|resolution|handoff|recording)\.(?!.*RatioToFloor)"
 # Chosen from the A/A spread measured on this machine class (README, "The PR gate").
 DEFAULT_FACTOR = 1.12
-# Reruns of flagged benchmarks: a regression must show in the majority of 1 + DEFAULT_CONFIRM runs.
+# Pooled reruns of flagged benchmarks: a regression must show in each pooled comparison.
 DEFAULT_CONFIRM = 2
 DEFAULT_MACHINE = os.environ.get("ASV_MACHINE", "governance-2vcpu")
 
@@ -71,15 +73,24 @@ def broken_benchmarks(output: str) -> dict[str, str]:
     return broken
 
 
-def regressed_benchmarks(output: str) -> list[str]:
-    """Names on the rows asv marks with ``+`` (worse) in its comparison table."""
+def _marked_rows(output: str, mark: str) -> list[str]:
     names = []
     for line in output.splitlines():
         cells = ([c.strip() for c in line.strip().strip("|").split("|")] if "|" in line
                  else line.split())
-        if cells and cells[0] == "+":
+        if cells and cells[0] == mark:
             names.append(cells[-1])
     return names
+
+
+def regressed_benchmarks(output: str) -> list[str]:
+    """Names on the rows asv marks with ``+`` (worse) in its comparison table."""
+    return _marked_rows(output, "+")
+
+
+def improved_benchmarks(output: str) -> list[str]:
+    """Names on the rows asv marks with ``-`` (better) in its comparison table."""
+    return _marked_rows(output, "-")
 
 
 def selection_regex(name: str) -> str:
@@ -97,43 +108,48 @@ class ContinuousRun:
     output: str
 
 
-Runner = Callable[[list[str]], ContinuousRun]
+Runner = Callable[[list[str], bool], ContinuousRun]
+"""Runs ``asv continuous`` on the benchmarks the regexes select; with True, the new samples are
+pooled with those already recorded for both commits (``--append-samples``)."""
 
 
-def confirm_regressions(
-    flagged: list[str], rerun: Runner, confirm: int
-) -> tuple[list[str], list[str], ContinuousRun | None]:
-    """Re-measure the benchmarks the first comparison flagged, ``confirm`` more times at most.
+@dataclass(frozen=True)
+class Confirmation:
+    """The benchmarks the pooled reruns found worse, and those the first run flagged as worse
+    that they cleared."""
 
-    A benchmark is a regression when the majority of all runs (the first and the reruns) flag
-    it; a noisy neighbour on a shared machine rarely slows the same benchmark in most of several
-    interleaved runs, while a real slowdown does. Reruns stop as soon as every benchmark is
-    decided. Returns (confirmed, not confirmed, the failing rerun if a rerun broke a benchmark).
+    regressed: list[str]
+    cleared: list[str]
+    broken_run: ContinuousRun | None = None
+
+
+def confirm_changes(worse: list[str], better: list[str], rerun: Runner,
+                    confirm: int) -> Confirmation:
+    """Measure again, ``confirm`` more times at most, every benchmark the first comparison
+    found changed, worse or better.
+
+    Each rerun adds its samples to those of the earlier runs, on both sides, and asv compares
+    the pooled samples; the last comparison decides. A real slowdown shifts every run, so
+    pooling only sharpens it. A neighbour's burst on a shared machine lands in one run: on the
+    new commit it fakes a regression, on the base it hides one behind a seeming improvement,
+    and the clean runs pooled with it undo both. A benchmark that a pooled comparison finds
+    unchanged is not measured again.
     """
-    needed = (confirm + 1) // 2 + 1
-    votes = dict.fromkeys(flagged, 1)
-    confirmed = [name for name in flagged if votes[name] >= needed]
-    undecided = [name for name in flagged if name not in confirmed]
+    candidates = [*worse, *better]
+    regressed: list[str] = []
     for attempt in range(1, confirm + 1):
-        if not undecided:
+        if not candidates:
             break
-        print(f"== gate: confirming {len(undecided)} flagged benchmark(s), rerun {attempt} of "
-              f"at most {confirm}", flush=True)
-        run = rerun([selection_regex(name) for name in undecided])
+        print(f"== gate: re-measuring {len(candidates)} changed benchmark(s), pooled rerun "
+              f"{attempt} of {confirm}", flush=True)
+        run = rerun([selection_regex(name) for name in candidates], True)
         if run.status not in (0, 1):
-            return confirmed, [], run
-        again = set(regressed_benchmarks(run.output)) if run.status == 1 else set()
-        remaining = confirm - attempt
-        still = []
-        for name in undecided:
-            votes[name] += name in again
-            if votes[name] >= needed:
-                confirmed.append(name)
-            elif votes[name] + remaining >= needed:
-                still.append(name)
-        undecided = still
-    cleared = [name for name in flagged if name not in confirmed]
-    return confirmed, cleared, None
+            return Confirmation([], [], run)
+        now_worse = set(regressed_benchmarks(run.output))
+        changed = now_worse | set(improved_benchmarks(run.output))
+        candidates = [name for name in candidates if name in changed]
+        regressed = [name for name in candidates if name in now_worse]
+    return Confirmation(regressed, [name for name in worse if name not in regressed])
 
 
 def run_gate(base: str, head: str, factor: float, bench: str, machine: str,
@@ -145,32 +161,45 @@ def run_gate(base: str, head: str, factor: float, bench: str, machine: str,
         print(f"== gate: {base} ({base_hash[:8]}) -> {head} ({head_hash[:8]}), factor {factor}",
               flush=True)
         runner = asv_continuous_runner(base_hash, head_hash, factor, machine)
-    first = runner([bench])
+    first = runner([bench], False)
+    if first.status not in (0, 1):
+        return report_broken(first, started)
 
-    if first.status == 0:
-        print(f"== gate verdict: PASS, no significant regression "
-              f"({time.monotonic() - started:.0f}s)")
-        return 0
-    if first.status == 1:
-        flagged = regressed_benchmarks(first.output)
-        confirmed, cleared, broken_run = confirm_regressions(flagged, runner, confirm)
-        if broken_run is not None:
-            return report_broken(broken_run, started)
+    worse = regressed_benchmarks(first.output) if first.status == 1 else []
+    better = improved_benchmarks(first.output)
+    if confirm < 1 or not (worse or better):
         elapsed = time.monotonic() - started
-        if cleared:
-            print(f"== gate: flagged once, not confirmed by the majority of {confirm + 1} runs "
-                  "(noise):")
-            for name in cleared:
-                print(f"   {name}")
-        if confirmed or not flagged:
-            print(f"== gate verdict: REGRESSION ({elapsed:.0f}s). Worse by more than {factor}x"
-                  f"{' in the majority of runs' if confirm else ''}:")
-            for name in confirmed or ["(asv reported a regression; see its table above)"]:
-                print(f"   {name}")
-            return 1
-        print(f"== gate verdict: PASS, no confirmed regression ({elapsed:.0f}s)")
-        return 0
-    return report_broken(first, started)
+        if first.status == 0:
+            print(f"== gate verdict: PASS, no significant regression ({elapsed:.0f}s)")
+            return 0
+        return report_regression(worse, factor, elapsed, pooled=False)
+
+    outcome = confirm_changes(worse, better, runner, confirm)
+    if outcome.broken_run is not None:
+        return report_broken(outcome.broken_run, started)
+    elapsed = time.monotonic() - started
+    if outcome.cleared:
+        print("== gate: worse in the first run, cleared once the reruns' samples were pooled "
+              "(noise):")
+        for name in outcome.cleared:
+            print(f"   {name}")
+    hidden = [name for name in outcome.regressed if name in better]
+    if hidden:
+        print("== gate: better in the first run (a slow base run), worse once pooled:")
+        for name in hidden:
+            print(f"   {name}")
+    if outcome.regressed:
+        return report_regression(outcome.regressed, factor, elapsed, pooled=True)
+    print(f"== gate verdict: PASS, no regression in the pooled comparison ({elapsed:.0f}s)")
+    return 0
+
+
+def report_regression(names: list[str], factor: float, elapsed: float, *, pooled: bool) -> int:
+    print(f"== gate verdict: REGRESSION ({elapsed:.0f}s). Worse by more than {factor}x"
+          f"{' in the pooled comparison' if pooled else ''}:")
+    for name in names or ["(asv reported a regression; see its table above)"]:
+        print(f"   {name}")
+    return 1
 
 
 def report_broken(run: ContinuousRun, started: float) -> int:
@@ -191,8 +220,10 @@ def asv_continuous_runner(base_hash: str, head_hash: str, factor: float, machine
                     "--config", str(config)], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
 
-    def run(benches: list[str]) -> ContinuousRun:
+    def run(benches: list[str], append_samples: bool) -> ContinuousRun:
         selection = [arg for regex in benches for arg in ("-b", regex)]
+        if append_samples:
+            selection.append("--append-samples")
         command = [sys.executable, "-m", "asv", "continuous", "--config", str(config),
                    "--machine", machine, "--factor", str(factor), "--show-stderr",
                    "--split", *selection, base_hash, head_hash]
@@ -217,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bench", default=DEFAULT_BENCH)
     parser.add_argument("--machine", default=DEFAULT_MACHINE)
     parser.add_argument("--confirm", type=int, default=DEFAULT_CONFIRM,
-                        help="reruns of flagged benchmarks; a regression needs the majority")
+                        help="pooled reruns of flagged benchmarks (0: no confirmation)")
     args = parser.parse_args(argv)
     return run_gate(args.base, args.head, args.factor, args.bench, args.machine, args.confirm)
 
