@@ -110,8 +110,8 @@ def test_a_twenty_percent_slower_resolution_fails_the_gate_naming_resolution_and
     assert result.returncode == 1, output[-5000:]
     verdict = output[output.index("== gate verdict"):]
     assert "REGRESSION" in verdict
-    assert "bench_resolution.ResolveAndStore" in verdict
-    assert "bench_orchestration.ExecuteApproved" in verdict
+    assert "bench_resolution.ResolveAndStore" in verdict, output[-5000:]
+    assert "bench_orchestration.ExecuteApproved" in verdict, output[-5000:]
 
 
 @pytest.mark.slow
