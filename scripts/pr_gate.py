@@ -38,7 +38,7 @@ from asv_config import redirected_config  # noqa: E402
 DEFAULT_BENCH = r"^bench_(orchestration|resolution|handoff|recording)\.(?!.*RatioToFloor)"
 # Chosen from the A/A spread measured on this machine class (README, "The PR gate").
 DEFAULT_FACTOR = 1.12
-# Pooled reruns of flagged benchmarks: a regression must show in each pooled comparison.
+# Pooled reruns of the benchmarks the first comparison finds changed; the last one decides.
 DEFAULT_CONFIRM = 2
 DEFAULT_MACHINE = os.environ.get("ASV_MACHINE", "governance-2vcpu")
 
@@ -153,7 +153,7 @@ def confirm_changes(worse: list[str], better: list[str], rerun: Runner,
 
 
 def run_gate(base: str, head: str, factor: float, bench: str, machine: str,
-             confirm: int = 2, runner: Runner | None = None) -> int:
+             confirm: int = DEFAULT_CONFIRM, runner: Runner | None = None) -> int:
     """Compare ``base`` and ``head``; return the gate's exit status (0, 1 or 2)."""
     started = time.monotonic()
     if runner is None:
