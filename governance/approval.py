@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from governance._clock import Clock, utc_now
+from governance._models import evolve
 from governance.core.context import MutationContext
 from governance.core.policies import PolicyRequirement
 from governance.errors import (
@@ -207,6 +208,18 @@ def is_fully_approved(request: MutationRequest) -> bool:
 
 
 _FULFILLED = frozenset({ApprovalRequirementStatus.APPROVED, ApprovalRequirementStatus.SATISFIED})
+_REJECTED_BY_APPROVAL: dict[str, Any] = {"status": RequestStatus.REJECTED, "pending_reason": None,
+                                         "expires_at": None}
+
+
+def _decided(request: MutationRequest, requirements: Sequence[ApprovalRequirement],
+             decisions: Sequence[RequestDecision],
+             lifecycle_changes: Mapping[str, Any]) -> MutationRequest:
+    """The next snapshot of ``request`` after an approval action: its requirements replaced,
+    ``decisions`` appended, its lifecycle edited by ``lifecycle_changes``."""
+    return evolve(request, approval_requirements=tuple(requirements),
+                  decisions=append_decisions(request.decisions, *decisions),
+                  lifecycle=evolve(request.lifecycle, **lifecycle_changes))
 
 
 def _describe_target(requirement: ApprovalRequirement) -> str:
@@ -406,12 +419,13 @@ class ApprovalWorkflowManager:
                         f"actor '{actor_id}' already approved requirement '{other.approval_id}' "
                         f"of approval group '{group_id}'; its quorum needs distinct approvers")
 
-        requirements[index] = requirement.model_copy(update={
-            "status": ApprovalRequirementStatus.APPROVED,
-            "decided_at": now,
-            "decision_context": context,
-            "decision_reason": reason or context.reason,
-        })
+        requirements[index] = evolve(
+            requirement,
+            status=ApprovalRequirementStatus.APPROVED,
+            decided_at=now,
+            decision_context=context,
+            decision_reason=reason or context.reason,
+        )
         decisions = [RequestDecision.approval(
             ApprovalDecision.GRANTED, context, reason or context.reason,
             approval_decision_metadata(requirement, None, metadata), now)]
@@ -422,13 +436,13 @@ class ApprovalWorkflowManager:
             if approved >= requirement.required_approvals:
                 for i in members:
                     if requirements[i].status == ApprovalRequirementStatus.PENDING:
-                        requirements[i] = requirements[i].model_copy(update={
-                            "status": ApprovalRequirementStatus.SATISFIED,
-                            "decided_at": now,
-                            "decision_context": context,
-                            "decision_reason":
-                                f"Approval group '{group_id}' reached its quorum",
-                        })
+                        requirements[i] = evolve(
+                            requirements[i],
+                            status=ApprovalRequirementStatus.SATISFIED,
+                            decided_at=now,
+                            decision_context=context,
+                            decision_reason=f"Approval group '{group_id}' reached its quorum",
+                        )
                 decisions.append(RequestDecision.approval(
                     ApprovalDecision.QUORUM_SATISFIED, context,
                     f"Approval group '{group_id}' reached its quorum of "
@@ -436,21 +450,14 @@ class ApprovalWorkflowManager:
                     {"ApprovalGroupId": group_id,
                      "RequiredApprovals": requirement.required_approvals}, now))
 
-        lifecycle = loaded.lifecycle
+        lifecycle_changes: dict[str, Any] = {"updated_at": now}
         if all(r.status in _FULFILLED for r in requirements):
             decisions.append(RequestDecision.lifecycle(
                 LifecycleDecision.APPROVED, context, "Every approval requirement is fulfilled",
                 timestamp=now))
-            lifecycle = lifecycle.model_copy(
-                update={"status": RequestStatus.APPROVED, "pending_reason": None,
-                        "updated_at": now})
-        else:
-            lifecycle = lifecycle.model_copy(update={"updated_at": now})
-        return self._store.store_next(loaded.model_copy(update={
-            "approval_requirements": tuple(requirements),
-            "decisions": append_decisions(loaded.decisions, *decisions),
-            "lifecycle": lifecycle,
-        }), loaded.revision)
+            lifecycle_changes.update(status=RequestStatus.APPROVED, pending_reason=None)
+        return self._store.store_next(
+            _decided(loaded, requirements, decisions, lifecycle_changes), loaded.revision)
 
     def reject_requirement(
         self,
@@ -488,13 +495,14 @@ class ApprovalWorkflowManager:
         requirement = loaded.approval_requirements[index]
         text = reason or (rejection.message if rejection is not None else None) or context.reason
         requirements = list(loaded.approval_requirements)
-        requirements[index] = requirement.model_copy(update={
-            "status": ApprovalRequirementStatus.REJECTED,
-            "decided_at": now,
-            "decision_context": context,
-            "decision_reason": text,
-            "rejection": rejection,
-        })
+        requirements[index] = evolve(
+            requirement,
+            status=ApprovalRequirementStatus.REJECTED,
+            decided_at=now,
+            decision_context=context,
+            decision_reason=text,
+            rejection=rejection,
+        )
         decisions = (
             RequestDecision.approval(
                 ApprovalDecision.REJECTED, context, text,
@@ -503,14 +511,9 @@ class ApprovalWorkflowManager:
                 LifecycleDecision.REJECTED, context,
                 text or "An approver rejected the request", timestamp=now),
         )
-        lifecycle = loaded.lifecycle.model_copy(update={
-            "status": RequestStatus.REJECTED, "pending_reason": None, "expires_at": None,
-            "updated_at": now})
-        return self._store.store_next(loaded.model_copy(update={
-            "approval_requirements": tuple(requirements),
-            "decisions": append_decisions(loaded.decisions, *decisions),
-            "lifecycle": lifecycle,
-        }), loaded.revision)
+        return self._store.store_next(
+            _decided(loaded, requirements, decisions, {**_REJECTED_BY_APPROVAL, "updated_at": now}),
+            loaded.revision)
 
     def expire_pending_approvals(
         self, now: datetime, context: MutationContext
@@ -556,12 +559,13 @@ class ApprovalWorkflowManager:
                 requirement = requirements[i]
                 assert requirement.expires_at is not None
                 text = f"Approval deadline {requirement.expires_at.isoformat()} passed"
-                requirements[i] = requirement.model_copy(update={
-                    "status": ApprovalRequirementStatus.EXPIRED,
-                    "decided_at": at,
-                    "decision_context": context,
-                    "decision_reason": text,
-                })
+                requirements[i] = evolve(
+                    requirement,
+                    status=ApprovalRequirementStatus.EXPIRED,
+                    decided_at=at,
+                    decision_context=context,
+                    decision_reason=text,
+                )
                 decisions.append(RequestDecision.approval(
                     ApprovalDecision.EXPIRED, context, text,
                     approval_decision_metadata(requirement), at))
@@ -569,12 +573,8 @@ class ApprovalWorkflowManager:
                 LifecycleDecision.REJECTED, context,
                 "Rejected because an approval requirement expired before it was decided",
                 {"ExpiredApprovalIds": [requirements[i].approval_id for i in due]}, at))
-            lifecycle = request.lifecycle.model_copy(update={
-                "status": RequestStatus.REJECTED, "pending_reason": None, "expires_at": None,
-                "updated_at": at})
-            rejected.append(self._store.store_next(request.model_copy(update={
-                "approval_requirements": tuple(requirements),
-                "decisions": append_decisions(request.decisions, *decisions),
-                "lifecycle": lifecycle,
-            }), request.revision))
+            rejected.append(self._store.store_next(
+                _decided(request, requirements, decisions,
+                         {**_REJECTED_BY_APPROVAL, "updated_at": at}),
+                request.revision))
         return rejected

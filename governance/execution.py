@@ -469,8 +469,8 @@ class GovernanceExecutionManager:
                    and existing.request_id == compensation.request_id
                    for existing in original.execution.related_executions):
                 return original
-            execution = original.execution.model_copy(
-                update={"related_executions": (*original.execution.related_executions, link)})
+            execution = evolve(original.execution, related_executions=(
+                *original.execution.related_executions, link))
             stored = self._store.try_store(original.with_decision(decision, execution=execution),
                                            original.revision)
             if stored is not None:
