@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
 from governance._clock import utc_now
 from governance._models import build_record
 from governance.errors import MissingArgumentError
+
+_now = datetime.now
 
 
 class ChangeType(IntEnum):
@@ -41,7 +43,7 @@ class StateChange:
     def _of(cls, path: str, old_value: Any, new_value: Any, type: ChangeType) -> StateChange:
         return build_record(cls, {
             "path": path, "old_value": old_value, "new_value": new_value, "type": type,
-            "timestamp": utc_now(), "priority": 0, "metadata": None,
+            "timestamp": _now(UTC), "priority": 0, "metadata": None,
         })
 
     @classmethod
@@ -144,11 +146,16 @@ class ChangeSet:
         """
         if change is None:
             raise MissingArgumentError("a change set cannot hold a None change")
-        changes = cls.__new__(cls)
-        changes._changes = [change]
-        changes.timestamp = utc_now()
-        changes.checksum = None
-        return changes
+        return cls._of((change,), _now(UTC))
+
+    @classmethod
+    def _of(cls, changes: tuple[StateChange, ...], timestamp: datetime) -> ChangeSet:
+        # For callers that already hold the changes, checked, and the time.
+        made = cls.__new__(cls)
+        made._changes = list(changes)
+        made.timestamp = timestamp
+        made.checksum = None
+        return made
 
     @classmethod
     def from_changes(cls, *changes: StateChange) -> ChangeSet:

@@ -91,14 +91,13 @@ def _failure_message(result: MutationResult[Any]) -> str:
     return "the mutation reported a failure without a reason"
 
 
-def _with_execution_time(
-    result: MutationResult[TState], elapsed: timedelta
-) -> MutationResult[TState]:
-    metrics_values = result.metrics.__dict__.copy()
-    metrics_values["execution_time"] = elapsed
-    values = result.__dict__.copy()
-    values["metrics"] = build_record(MutationMetrics, metrics_values)
-    return build_record(type(result), values)
+def _elapsed(seconds: float) -> timedelta:
+    return timedelta(0, seconds)
+
+
+def _with_metrics(result: MutationResult[TState], metrics: MutationMetrics
+                  ) -> MutationResult[TState]:
+    return build_record(type(result), {**result.__dict__, "metrics": metrics})
 
 
 def _apply_modifications(
@@ -261,7 +260,11 @@ class MutationEngine:
         """Run ``mutation`` against ``state`` in the mode its context asks for.
 
         A refusing policy and a failed validation are *results* (``is_success`` False), not
-        exceptions. ``result.metrics.execution_time`` is the whole call, gate waits included.
+        exceptions. ``result.metrics.execution_time`` runs from the start of the call (gate
+        waits included) to the outcome, before audit, history and metrics are written; the
+        audit entry's ``duration`` and the history entry's ``execution_time`` are the same
+        reading. With detailed metrics, ``result.metrics`` is the record the metrics collector
+        keeps for the execution.
 
         Raises:
             MissingArgumentError: ``mutation`` or its context is None.
@@ -364,34 +367,41 @@ class MutationEngine:
                 blocked: MutationResult[TState] = MutationResult.policy_blocked(decision)
                 if pipeline.snapshot:
                     pipeline.run_policy_blocked(intent, context, state, decision, execution_id)
+                elapsed = _elapsed(perf_counter() - started)
                 if self._auditor.is_enabled:
                     self._audit(
-                        execution_id, mutation, context, state, blocked, started,
+                        execution_id, mutation, context, state, blocked, elapsed,
                         _error_messages(blocked.validation_result), blocked.policy_decisions,
                     )
-                return self._finalize(blocked, state, execution_id, started, scope)
+                return self._finalize(blocked, state, execution_id, elapsed, scope)
 
             mode = context.mode
             if mode != _COMMIT or self._always_validate:
-                validation = self._validate(mutation, state, scope)
+                if scope is None:
+                    validation = mutation.validate(state)
+                else:
+                    began = perf_counter()
+                    validation = mutation.validate(state)
+                    scope.record_validation_time(_elapsed(perf_counter() - began), 1)
                 if not validation.is_valid:
                     # No interceptor hook fires here: the mutation never ran.
                     invalid: MutationResult[TState] = MutationResult.failure(validation)
+                    elapsed = _elapsed(perf_counter() - started)
                     if self._auditor.is_enabled:
                         self._audit(
-                            execution_id, mutation, context, state, invalid, started,
+                            execution_id, mutation, context, state, invalid, elapsed,
                             _error_messages(validation), invalid.policy_decisions,
                         )
-                    return self._finalize(invalid, state, execution_id, started, scope)
+                    return self._finalize(invalid, state, execution_id, elapsed, scope)
 
             result: MutationResult[TState]
             if mode == _COMMIT:
                 limit = self._execution_timeout
                 if limit is not None:
-                    elapsed = perf_counter() - started
-                    if elapsed > limit:
+                    so_far = perf_counter() - started
+                    if so_far > limit:
                         timeout_error = ExecutionTimeoutError(
-                            timedelta(seconds=limit), timedelta(seconds=elapsed)
+                            timedelta(seconds=limit), timedelta(seconds=so_far)
                         )
                         timeout_error.execution_id = execution_id
                         raise timeout_error
@@ -418,16 +428,20 @@ class MutationEngine:
                 pipeline.run_after(
                     intent, context, state, result.new_state, result.changes, execution_id
                 )
+            # One reading for the audit entry, the history entry and the result's metrics: the
+            # execution's duration up to its outcome, the same in every record of it.
+            elapsed = _elapsed(perf_counter() - started)
+            is_success = result.is_success
             if self._auditor.is_enabled:
                 # The entry tells the truth about the result (the reference engine always said
                 # success here).
                 self._audit(
-                    execution_id, mutation, context, state, result, started,
-                    None if result.is_success else _failure_message(result),
+                    execution_id, mutation, context, state, result, elapsed,
+                    None if is_success else _failure_message(result),
                     result.policy_decisions
                     or [decision if decision is not None else PolicyDecision.allow()],
                 )
-            if result.is_success and mode == _COMMIT and self._history.is_enabled:
+            if is_success and mode == _COMMIT and self._history.is_enabled:
                 key = context.state_id or context.correlation_id
                 if key:
                     self._history.store(build_record(MutationHistoryEntry, {
@@ -438,11 +452,11 @@ class MutationEngine:
                         "changes": result.changes,
                         "side_effects": result.side_effects,
                         "timestamp": context.timestamp,
-                        "execution_time": timedelta(seconds=perf_counter() - started),
+                        "execution_time": elapsed,
                         "previous_state_hash": None,
                         "new_state_hash": None,
                     }))
-            return self._finalize(result, state, execution_id, started, scope)
+            return self._finalize(result, state, execution_id, elapsed, scope)
         except GovernanceError as error:
             self._report_failure(mutation, context, state, error, execution_id, started)
             raise
@@ -498,7 +512,7 @@ class MutationEngine:
             if not decision.is_allowed or decision.modifications:
                 break
         if scope is not None:
-            scope.record_policy_time(timedelta(seconds=perf_counter() - began), evaluated)
+            scope.record_policy_time(_elapsed(perf_counter() - began), evaluated)
         # The first blocking or modifying decision; when every policy allowed the mutation as
         # it is, the last allow decision (what the audit entry records).
         return decisive
@@ -511,7 +525,7 @@ class MutationEngine:
             return mutation.validate(state)
         began = perf_counter()
         validation = mutation.validate(state)
-        scope.record_validation_time(timedelta(seconds=perf_counter() - began), 1)
+        scope.record_validation_time(_elapsed(perf_counter() - began), 1)
         return validation
 
     def _audit(
@@ -521,7 +535,7 @@ class MutationEngine:
         context: MutationContext,
         state: Any,
         result: MutationResult[Any],
-        started: float,
+        elapsed: timedelta,
         error_message: str | None,
         decisions: Sequence[PolicyDecision],
     ) -> None:
@@ -537,7 +551,7 @@ class MutationEngine:
             "policy_decisions": decisions,
             "side_effects": result.side_effects,
             "timestamp": context.timestamp,
-            "duration": timedelta(seconds=perf_counter() - started),
+            "duration": elapsed,
             "source_ip_address": context.source_ip_address,
             "user_agent": context.user_agent,
             "metadata": context.metadata or None,
@@ -579,12 +593,19 @@ class MutationEngine:
         result: MutationResult[TState],
         state: TState,
         execution_id: str,
-        started: float,
+        elapsed: timedelta,
         scope: MetricsScope | None,
     ) -> MutationResult[TState]:
-        if scope is not None:
+        if scope is None:
+            metrics = build_record(MutationMetrics,
+                                   {**result.metrics.__dict__, "execution_time": elapsed})
+        else:
             # A shallow estimate: the size of the state object itself, not what it references.
             scope.record_state_size(sys.getsizeof(state))
             scope.record_changes(result.changes.count)
-            self._metrics.record(execution_id, scope.build())
-        return _with_execution_time(result, timedelta(seconds=perf_counter() - started))
+            # The result carries the record the collector keeps, with the execution's duration
+            # as its audit and history entries have it.
+            metrics = scope.build()
+            metrics.execution_time = elapsed
+            self._metrics.record(execution_id, metrics)
+        return _with_metrics(result, metrics)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -15,6 +15,9 @@ from governance.errors import InvalidArgumentError, MissingArgumentError
 
 if TYPE_CHECKING:
     from governance.core.mutation import Mutation
+
+
+_now = datetime.now
 
 
 class PolicyDecisionSeverity(IntEnum):
@@ -75,14 +78,16 @@ class PolicyDecision(BaseModel):
     ) -> PolicyDecision:
         # Policies build a decision on every evaluation: the factories check their two texts
         # and assemble the model directly instead of running the full validator.
-        for label, text in (("reason", reason), ("policy name", policy_name)):
-            if text is not None and not isinstance(text, str):
-                raise InvalidArgumentError(
-                    f"a policy decision's {label} must be text, not {type(text).__name__}")
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidArgumentError(
+                f"a policy decision's reason must be text, not {type(reason).__name__}")
+        if policy_name is not None and not isinstance(policy_name, str):
+            raise InvalidArgumentError(
+                f"a policy decision's policy name must be text, not {type(policy_name).__name__}")
         return assemble(cls, {
             "is_allowed": is_allowed, "reason": reason, "policy_name": policy_name,
             "severity": severity, "modifications": None, "requirements": None,
-            "metadata": None, "timestamp": utc_now(),
+            "metadata": None, "timestamp": _now(UTC),
         })
 
     @classmethod

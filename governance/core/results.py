@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from governance._clock import utc_now
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from governance.core.policies import PolicyDecision
 
 TState = TypeVar("TState")
+
+_now = datetime.now
 
 
 def _require_text(value: str | None, what: str) -> str:
@@ -130,16 +132,6 @@ class MutationMetrics:
 _ZERO = timedelta(0)
 
 
-def empty_metrics(recorded_at: datetime) -> MutationMetrics:
-    """Metrics with nothing measured yet (what a result carries until the engine times it)."""
-    return build_record(MutationMetrics, {
-        "recorded_at": recorded_at, "execution_time": _ZERO, "validation_time": _ZERO,
-        "policy_evaluation_time": _ZERO, "validated_rules": 0, "evaluated_policies": 0,
-        "changes_count": 0, "state_size": None, "memory_used": None, "used_cache": False,
-        "additional_metrics": {},
-    })
-
-
 @dataclass(frozen=True, slots=True)
 class MutationStatistics:
     """Aggregated execution times over a window."""
@@ -173,17 +165,24 @@ class MutationResult(Generic[TState]):
         side_effects: list[SideEffect] | None = None,
     ) -> MutationResult[TState]:
         """A successful result; ``changes`` may be a change set or a single change."""
+        now = _now(UTC)
         if isinstance(changes, StateChange):
-            changes = ChangeSet.single(changes)
-        now = utc_now()
+            changes = ChangeSet._of((changes,), now)
+        elif changes is None:
+            changes = ChangeSet._of((), now)
         return build_record(cls, {
             "is_success": True,
             "new_state": new_state,
-            "changes": changes if changes is not None else ChangeSet(),
+            "changes": changes,
             "validation_result": ValidationResult(),
             "policy_decisions": [],
             "side_effects": list(side_effects) if side_effects else [],
-            "metrics": empty_metrics(now),
+            "metrics": build_record(MutationMetrics, {
+                "recorded_at": now, "execution_time": _ZERO, "validation_time": _ZERO,
+                "policy_evaluation_time": _ZERO, "validated_rules": 0, "evaluated_policies": 0,
+                "changes_count": 0, "state_size": None, "memory_used": None,
+                "used_cache": False, "additional_metrics": {},
+            }),
             "exception": None,
             "completed_at": now,
         })

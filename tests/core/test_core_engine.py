@@ -26,6 +26,7 @@ from governance.core import (
     MutationContext,
     MutationEngine,
     MutationMode,
+    MutationResult,
     NullAuditor,
     NullHistoryStore,
     PolicyDecision,
@@ -711,6 +712,35 @@ def test_detailed_metrics_are_recorded_for_every_execution(strict: Harness) -> N
     assert metrics.changes_count == 1
     assert metrics.state_size is not None and metrics.state_size > 0
     assert strict.metrics.count == 1
+
+
+def test_one_duration_is_recorded_in_every_record_of_an_execution(strict: Harness) -> None:
+    strict.policy("a")
+
+    result = strict.engine.execute(Increment(), Counter(0))
+
+    (audited,) = strict.auditor.entries
+    (history,) = strict.history.get_history(audited.state_id or "")
+    recorded = strict.metrics.get(strict.execution_id())
+    assert result.metrics is recorded  # the result carries the collector's record
+    assert result.metrics.execution_time > timedelta(0)
+    assert audited.duration == history.execution_time == result.metrics.execution_time
+    assert result.metrics.evaluated_policies == 1 and result.metrics.changes_count == 1
+
+
+def test_without_detailed_metrics_the_result_keeps_its_own_metrics(performance: Harness
+                                                                    ) -> None:
+    returned = MutationResult.success(Counter(1))
+    mutation = Increment()
+    mutation.apply = lambda state: returned  # type: ignore[method-assign]
+
+    result = performance.engine.execute(mutation, Counter(0))
+
+    assert result is not returned and result.metrics is not returned.metrics
+    assert returned.metrics.execution_time == timedelta(0)  # what the mutation built is kept
+    assert result.metrics.recorded_at == returned.metrics.recorded_at
+    assert result.metrics.execution_time == performance.auditor.entries[0].duration
+    assert performance.metrics.count == 0
 
 
 def test_blocked_and_invalid_executions_are_measured_too(strict: Harness) -> None:
