@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from governance._clock import Clock, utc_now
-from governance._models import evolve
+from governance._models import evolve, frozen_constructor
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.mutation import Mutation
 from governance.core.results import MutationResult, ValidationResult
@@ -30,6 +30,7 @@ from governance.errors import (
 )
 from governance.requests import (
     CompensationPlan,
+    DecisionType,
     ExecutionLink,
     ExecutionLinkType,
     GovernedExecutionKind,
@@ -38,11 +39,16 @@ from governance.requests import (
     RequestDecision,
     RequestStatus,
     compensation_metadata,
+    owned_decision,
 )
 from governance.resolution import ResolutionStrategy, VersionResolution, VersionResolutionManager
 from governance.store import RequestStore
 
 TState = TypeVar("TState")
+
+_KIND_NAMES = {kind: kind.name for kind in GovernedExecutionKind}
+_EXECUTED_TYPE = DecisionType.lifecycle(LifecycleDecision.EXECUTED)
+_REJECTED_TYPE = DecisionType.lifecycle(LifecycleDecision.REJECTED)
 
 _LINK_BACK_ATTEMPTS = 5
 """How often linking an original back to its compensation re-reads it after losing a race."""
@@ -75,39 +81,45 @@ class GovernedMutation(Generic[TState]):
             raise MissingArgumentError("a governed mutation needs its request")
         self._inner = inner
         self.request = request
-        kind = request.execution.kind.name
-        plan = request.execution.compensation
-        compensation = compensation_metadata(plan)
+        execution = request.execution
+        kind = _KIND_NAMES[execution.kind]
+        plan = execution.compensation
+        compensation = compensation_metadata(plan) if plan is not None else None
+        request_id = request.request_id
         inner_intent = inner.intent
         request_intent = request.payload.intent
+        request_intent_metadata = request_intent.metadata
 
         intent_metadata: dict[str, Any] = {
-            **request_intent.metadata,
-            "GovernanceRequestId": request.request_id,
+            **request_intent_metadata,
+            "GovernanceRequestId": request_id,
             "GovernanceExecutionKind": kind,
         }
         if inner_intent.metadata:
             intent_metadata["ExecutionIntentMetadata"] = dict(inner_intent.metadata)
         if compensation:
             intent_metadata["GovernanceCompensation"] = compensation
+        request_tags = request_intent.tags
+        inner_tags = inner_intent.tags
         self._intent: MutationIntent = evolve(
             inner_intent,
             estimated_blast_radius=(request_intent.estimated_blast_radius
                                     or inner_intent.estimated_blast_radius),
-            tags=request_intent.tags | inner_intent.tags,
+            tags=(request_tags | inner_tags if request_tags and inner_tags
+                  else request_tags or inner_tags),
             metadata=intent_metadata,
         )
 
         inner_context = inner.context
         context_metadata: dict[str, Any] = {
             **inner_context.metadata,
-            "GovernanceRequestId": request.request_id,
+            "GovernanceRequestId": request_id,
             "GovernanceExecutionKind": kind,
         }
         if request.metadata:
             context_metadata["GovernanceRequestMetadata"] = dict(request.metadata)
-        if request_intent.metadata:
-            context_metadata["GovernanceIntentMetadata"] = dict(request_intent.metadata)
+        if request_intent_metadata:
+            context_metadata["GovernanceIntentMetadata"] = dict(request_intent_metadata)
         if request_intent.estimated_blast_radius is not None:
             context_metadata["GovernanceEstimatedBlastRadius"] = (
                 request_intent.estimated_blast_radius.scope.name)
@@ -116,7 +128,7 @@ class GovernedMutation(Generic[TState]):
         self._context: MutationContext = evolve(
             inner_context,
             state_id=inner_context.state_id or request.scope.state_id,
-            correlation_id=inner_context.correlation_id or request.request_id,
+            correlation_id=inner_context.correlation_id or request_id,
             metadata=context_metadata,
         )
 
@@ -169,6 +181,10 @@ class GovernedExecutionResult(Generic[TState]):
         return self.mutation_result.new_state if self.mutation_result is not None else None
 
 
+_execution_result = frozen_constructor(GovernedExecutionResult)
+_resolution = frozen_constructor(VersionResolution)
+
+
 def _blank(value: str | None) -> bool:
     return value is None or not str(value).strip()
 
@@ -203,11 +219,12 @@ class OutcomeRecorder:
         Raises:
             RequestConcurrencyError: the stored request moved past ``claimed``.
         """
-        decision = RequestDecision.lifecycle(
-            LifecycleDecision.REJECTED, context, reason,
-            {**(metadata or {}), "ExecutionKind": claimed.execution.kind.name,
-             **compensation_metadata(claimed.execution.compensation)},
-            self._clock())
+        execution = claimed.execution
+        decision_metadata = {**(metadata or {}), "ExecutionKind": _KIND_NAMES[execution.kind]}
+        if execution.compensation is not None:
+            decision_metadata.update(compensation_metadata(execution.compensation))
+        decision = owned_decision(_REJECTED_TYPE, context, reason, decision_metadata,
+                                  self._clock())
         rejected = claimed.with_decision(decision, lifecycle_changes=_TERMINAL_REJECTED,
                                          side_effects=side_effects)
         return self._store.store_next(rejected, claimed.revision)
@@ -242,17 +259,17 @@ class OutcomeRecorder:
         Raises:
             RequestConcurrencyError: the stored request moved past ``claimed``.
         """
-        kind = claimed.execution.kind
+        execution = claimed.execution
+        kind = execution.kind
         reason = ("Compensation request executed" if kind == GovernedExecutionKind.COMPENSATION
                   else "Request executed")
-        decision = RequestDecision.lifecycle(
-            LifecycleDecision.EXECUTED, context, reason,
-            {"ExecutionKind": kind.name,
-             "ResultingStateVersion": resulting_state_version,
-             "ChangeCount": result.changes.count,
-             "SideEffectCount": len(result.side_effects),
-             **compensation_metadata(claimed.execution.compensation)},
-            self._clock())
+        metadata = {"ExecutionKind": _KIND_NAMES[kind],
+                    "ResultingStateVersion": resulting_state_version,
+                    "ChangeCount": result.changes.count,
+                    "SideEffectCount": len(result.side_effects)}
+        if execution.compensation is not None:
+            metadata.update(compensation_metadata(execution.compensation))
+        decision = owned_decision(_EXECUTED_TYPE, context, reason, metadata, self._clock())
         versioning = evolve(
             claimed.versioning,
             expected_state_version=resulting_state_version,
@@ -484,15 +501,9 @@ class GovernanceExecutionManager:
         mutation_result: MutationResult[TState] | None,
         resulting: str | None,
     ) -> GovernedExecutionResult[TState]:
-        return GovernedExecutionResult(
-            request=request,
-            resolution=resolution,
-            mutation_result=mutation_result,
-            was_executed=resulting is not None,
-            resulting_state_version=resulting,
-            execution_kind=request.execution.kind,
-            compensation=request.execution.compensation,
-        )
+        execution = request.execution
+        return _execution_result(request, resolution, mutation_result, resulting is not None,
+                                 resulting, execution.kind, execution.compensation)
 
 
 def _read_version(state: Any) -> str:
@@ -501,8 +512,8 @@ def _read_version(state: Any) -> str:
 
 
 def _with_request(resolution: VersionResolution, request: MutationRequest) -> VersionResolution:
-    return VersionResolution(request, resolution.outcome, resolution.expected_state_version,
-                             resolution.current_state_version, resolution.is_stale)
+    return _resolution(request, resolution.outcome, resolution.expected_state_version,
+                       resolution.current_state_version, resolution.is_stale)
 
 
 def _refusal_reason(result: MutationResult[Any]) -> str:

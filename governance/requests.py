@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, field_v
 from pydantic_core import core_schema
 
 from governance._clock import utc_now
-from governance._models import assemble, evolve
+from governance._models import assemble
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.effects import SideEffect
 from governance.core.policies import PolicyRequirement
@@ -200,6 +200,20 @@ class RequestDecision(BaseModel):
         """A version-resolution decision."""
         return cls.create(DecisionType.version_resolution(decision), context, reason, metadata,
                           timestamp)
+
+
+def owned_decision(type: DecisionType, context: MutationContext, reason: str | None,
+                   metadata: dict[str, Any], timestamp: datetime) -> RequestDecision:
+    """``RequestDecision.create`` for the runtime's own decisions: ``metadata`` is a dict the
+    caller built for this decision and hands over (it is not copied).
+
+    Raises:
+        MissingArgumentError: ``context`` is None.
+    """
+    if context is None:
+        raise MissingArgumentError(f"a {type.code} decision needs the context of its actor")
+    return assemble(RequestDecision, {"type": type, "context": context, "reason": reason,
+                                      "timestamp": timestamp, "metadata": metadata})
 
 
 class DecisionLog(Sequence[RequestDecision]):
@@ -582,15 +596,19 @@ class MutationRequest(BaseModel):
         same copy; ``updates`` may replace whole detail records (``versioning=...``), including
         ``lifecycle``, to which ``lifecycle_changes`` then apply.
         """
-        lifecycle = updates.pop("lifecycle", self.lifecycle)
+        # ``evolve`` twice, written out: this runs on every recorded decision.
+        lifecycle = updates.pop("lifecycle", None) or self.lifecycle
+        values = self.__dict__.copy()
+        if updates:
+            values.update(updates)
+        lifecycle_values = lifecycle.__dict__.copy()
+        lifecycle_values["updated_at"] = decision.timestamp
         if lifecycle_changes:
-            updates["lifecycle"] = evolve(lifecycle, updated_at=decision.timestamp,
-                                          **lifecycle_changes)
-        else:
-            updates["lifecycle"] = evolve(lifecycle, updated_at=decision.timestamp)
-        updates["decisions"] = append_decisions(self.decisions, decision)
-        updates["revision"] = self.revision + 1
-        return evolve(self, **updates)
+            lifecycle_values.update(lifecycle_changes)
+        values["lifecycle"] = assemble(type(lifecycle), lifecycle_values)
+        values["decisions"] = append_decisions(self.decisions, decision)
+        values["revision"] = self.revision + 1
+        return assemble(type(self), values)
 
     # -- factories ---------------------------------------------------------------------------
 

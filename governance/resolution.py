@@ -10,7 +10,7 @@ from typing import Any
 
 from governance._clock import Clock, utc_now
 from governance._ids import IdSequence
-from governance._models import assemble, evolve
+from governance._models import assemble, evolve, frozen_constructor
 from governance.core.context import MutationContext
 from governance.errors import (
     InvalidArgumentError,
@@ -19,13 +19,14 @@ from governance.errors import (
     RequestNotExecutableError,
 )
 from governance.requests import (
+    DecisionType,
     ExecutionClaim,
     MutationRequest,
     PendingReason,
-    RequestDecision,
     RequestStatus,
     VersionResolutionDecision,
     append_decisions,
+    owned_decision,
 )
 from governance.store import RequestStore
 
@@ -34,6 +35,8 @@ _PENDING_APPROVAL: dict[str, Any] = {"status": RequestStatus.PENDING,
                                      "pending_reason": PendingReason.APPROVAL}
 _PENDING_REVALIDATION: dict[str, Any] = {"status": RequestStatus.PENDING,
                                          "pending_reason": PendingReason.REVALIDATION}
+
+_VALIDATED = DecisionType.version_resolution(VersionResolutionDecision.VALIDATED)
 
 _CLAIM_IDS = IdSequence()
 
@@ -76,6 +79,9 @@ class VersionResolution:
     expected_state_version: str | None
     current_state_version: str
     is_stale: bool
+
+
+_resolution = frozen_constructor(VersionResolution)
 
 
 def _blank(value: str | None) -> bool:
@@ -144,17 +150,16 @@ class VersionResolver:
             reason = (f"State version '{current_state_version}' is the approved one"
                       if not _blank(expected)
                       else "No expected state version was given; the request may proceed")
-            decision = RequestDecision.version_resolution(
-                VersionResolutionDecision.VALIDATED, context, reason, metadata, now)
+            decision = owned_decision(_VALIDATED, context, reason, metadata, now)
             # A VALIDATED decision leaves status and updated_at untouched.
             updates: dict[str, Any] = {"decisions": append_decisions(request.decisions, decision),
                                        "revision": request.revision + 1}
             if claim_clock is not None:
                 updates["execution"] = evolve(request.execution,
                                               claim=self._claim(context, claim_clock, now))
-            return VersionResolution(evolve(request, **updates),
-                                     ResolutionOutcome.EXECUTE_APPROVED_VERSION,
-                                     expected, current_state_version, False)
+            return _resolution(evolve(request, **updates),
+                               ResolutionOutcome.EXECUTE_APPROVED_VERSION,
+                               expected, current_state_version, False)
 
         stale_reason = (f"Approved against state version '{expected}', "
                         f"but the state is now at '{current_state_version}'")
@@ -181,9 +186,10 @@ class VersionResolver:
         else:
             raise InvalidArgumentError(
                 f"request '{request.request_id}': unknown resolution strategy {strategy!r}")
-        decision = RequestDecision.version_resolution(code, context, stale_reason, metadata, now)
+        decision = owned_decision(DecisionType.version_resolution(code), context, stale_reason,
+                                  metadata, now)
         resolved = request.with_decision(decision, lifecycle_changes=lifecycle_changes, **updates)
-        return VersionResolution(resolved, outcome, expected, current_state_version, True)
+        return _resolution(resolved, outcome, expected, current_state_version, True)
 
 
     def _claim(self, context: MutationContext, clock: Clock, now: datetime) -> ExecutionClaim:
@@ -239,8 +245,8 @@ class VersionResolutionManager:
         stored = self._store.store_next(resolution.request, loaded.revision)
         if stored is resolution.request:
             return resolution
-        return VersionResolution(stored, resolution.outcome, resolution.expected_state_version,
-                                 resolution.current_state_version, resolution.is_stale)
+        return _resolution(stored, resolution.outcome, resolution.expected_state_version,
+                           resolution.current_state_version, resolution.is_stale)
 
     def resolve_for_execution(
         self,
@@ -278,5 +284,5 @@ class VersionResolutionManager:
         stored = self._store.store_next(resolution.request, loaded.revision)
         if stored is resolution.request:
             return resolution
-        return VersionResolution(stored, resolution.outcome, resolution.expected_state_version,
-                                 resolution.current_state_version, resolution.is_stale)
+        return _resolution(stored, resolution.outcome, resolution.expected_state_version,
+                           resolution.current_state_version, resolution.is_stale)

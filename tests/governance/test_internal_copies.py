@@ -1,13 +1,28 @@
-"""The runtime's internal snapshot builders (``evolve``, ``assemble``) give the same models as
-pydantic's own ``model_copy`` and constructor, and leave the source untouched."""
+"""The runtime's internal builders (``evolve``, ``assemble``, ``frozen_constructor``,
+``owned_decision``) give the same objects as the public constructors, and leave their sources
+untouched."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pydantic
 import pytest
 
-from governance import ExecutionClaim, MutationContext, MutationRequest, RequestStatus
-from governance._models import assemble, evolve
+from governance import (
+    DecisionType,
+    ExecutionClaim,
+    LifecycleDecision,
+    MissingArgumentError,
+    MutationContext,
+    MutationRequest,
+    RequestDecision,
+    RequestStatus,
+    ResolutionOutcome,
+    VersionResolution,
+)
+from governance._models import assemble, evolve, frozen_constructor
+from governance.requests import owned_decision
 from tests.governance.conftest import BASE_TIME, approved_request
 
 
@@ -47,3 +62,27 @@ def test_assemble_equals_the_validating_constructor() -> None:
     assert fast == ExecutionClaim(**values)
     assert repr(fast) == repr(ExecutionClaim(**values))
     assert ExecutionClaim.model_validate_json(fast.model_dump_json()) == fast
+
+
+def test_frozen_constructor_equals_the_dataclass_constructor_and_stays_frozen() -> None:
+    request = approved_request(request_id="req-1")
+    values = (request, ResolutionOutcome.REJECTED_AS_STALE, "v1", "v2", True)
+
+    fast = frozen_constructor(VersionResolution)(*values)
+
+    assert fast == VersionResolution(*values)
+    assert repr(fast) == repr(VersionResolution(*values))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.is_stale = False  # type: ignore[misc]
+
+
+def test_owned_decision_equals_create_and_refuses_a_missing_context() -> None:
+    context = MutationContext.system("runner", correlation_id="c-1")
+    kind = DecisionType.lifecycle(LifecycleDecision.EXECUTED)
+
+    fast = owned_decision(kind, context, "done", {"Key": 1}, BASE_TIME)
+
+    assert fast == RequestDecision.create(kind, context, "done", {"Key": 1}, BASE_TIME)
+    assert RequestDecision.model_validate_json(fast.model_dump_json()) == fast
+    with pytest.raises(MissingArgumentError, match="EXECUTED decision needs the context"):
+        owned_decision(kind, None, "done", {}, BASE_TIME)  # type: ignore[arg-type]
