@@ -47,7 +47,7 @@ def evolve(model: M, /, **changes: Any) -> M:
     new = _new_instance(cls)
     # Replacing existing keys keeps the declaration order of the fields.
     _set_dict(new, {**model.__dict__, **changes})
-    _set_fields_set(new, _all_fields(cls))
+    _set_fields_set(new, _FIELD_SETS.get(cls) or _all_fields(cls))
     _set_extra(new, None)
     _set_private(new, None)
     return new
@@ -60,7 +60,7 @@ def assemble(cls: type[M], values: dict[str, Any], /) -> M:
     """
     new = _new_instance(cls)
     _set_dict(new, values)
-    _set_fields_set(new, _all_fields(cls))
+    _set_fields_set(new, _FIELD_SETS.get(cls) or _all_fields(cls))
     _set_extra(new, None)
     _set_private(new, None)
     return new

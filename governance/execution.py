@@ -47,6 +47,7 @@ from governance.store import RequestStore
 TState = TypeVar("TState")
 
 _KIND_NAMES = {kind: kind.name for kind in GovernedExecutionKind}
+_COMPENSATION = GovernedExecutionKind.COMPENSATION
 _EXECUTED_TYPE = DecisionType.lifecycle(LifecycleDecision.EXECUTED)
 _REJECTED_TYPE = DecisionType.lifecycle(LifecycleDecision.REJECTED)
 
@@ -261,8 +262,7 @@ class OutcomeRecorder:
         """
         execution = claimed.execution
         kind = execution.kind
-        reason = ("Compensation request executed" if kind == GovernedExecutionKind.COMPENSATION
-                  else "Request executed")
+        reason = "Compensation request executed" if kind is _COMPENSATION else "Request executed"
         metadata = {"ExecutionKind": _KIND_NAMES[kind],
                     "ResultingStateVersion": resulting_state_version,
                     "ChangeCount": result.changes.count,
@@ -436,7 +436,7 @@ class GovernanceExecutionManager:
         assert resulting is not None
 
         executed = self._recorder.record_executed(claimed, governance_context, result, resulting)
-        if executed.execution.kind == GovernedExecutionKind.COMPENSATION:
+        if executed.execution.kind is _COMPENSATION:
             self._link_compensated_original(executed, governance_context, resulting)
         return self._result(executed, _with_request(resolution, executed), result, resulting)
 
@@ -444,7 +444,7 @@ class GovernanceExecutionManager:
         # DOMAIN loads the original only at link-back, after the engine ran; checking first
         # means a compensation of an unknown request fails before anything is written or run.
         loaded = self._store.get(request_id)
-        if loaded is None or loaded.execution.kind != GovernedExecutionKind.COMPENSATION:
+        if loaded is None or loaded.execution.kind is not _COMPENSATION:
             return
         plan = loaded.execution.compensation
         if plan is not None and self._store.get(plan.original_request_id) is None:

@@ -65,8 +65,27 @@ class ResolutionOutcome(IntEnum):
     @property
     def executes(self) -> bool:
         """Whether the request goes on to the engine."""
-        return self in (ResolutionOutcome.EXECUTE_APPROVED_VERSION,
-                        ResolutionOutcome.REVALIDATE_ON_LATEST_STATE)
+        return self is _EXECUTE_APPROVED_VERSION or self is _REVALIDATE
+
+
+# Enum members read on every resolution, looked up once (a class attribute lookup on an enum
+# costs several times a global's).
+_EXECUTE_APPROVED_VERSION = ResolutionOutcome.EXECUTE_APPROVED_VERSION
+_REVALIDATE = ResolutionOutcome.REVALIDATE_ON_LATEST_STATE
+_STALE_OUTCOMES = {
+    # strategy: (decision type, outcome, lifecycle changes, expects the current version after)
+    ResolutionStrategy.REJECT_STALE: (
+        DecisionType.version_resolution(VersionResolutionDecision.REJECTED_AS_STALE),
+        ResolutionOutcome.REJECTED_AS_STALE, _REJECTED, False),
+    ResolutionStrategy.REQUIRE_RENEWED_APPROVAL: (
+        DecisionType.version_resolution(VersionResolutionDecision.RENEWED_APPROVAL_REQUIRED),
+        ResolutionOutcome.REQUIRES_RENEWED_APPROVAL, _PENDING_APPROVAL, True),
+    ResolutionStrategy.REVALIDATE_ON_LATEST_STATE: (
+        DecisionType.version_resolution(VersionResolutionDecision.REVALIDATION_REQUIRED),
+        _REVALIDATE, _PENDING_REVALIDATION, True),
+}
+_APPROVED = RequestStatus.APPROVED
+_FIRST_TERMINAL = min(status for status in RequestStatus if status.is_terminal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +149,7 @@ class VersionResolver:
         if request is None:
             raise MissingArgumentError("version resolution needs a request")
         status = request.lifecycle.status
-        if status.is_terminal:
+        if status >= _FIRST_TERMINAL:
             # DOMAIN.md marks the missing status check as a quirk: resolving a finished request
             # could move it out of its terminal status (e.g. EXECUTED back to PENDING).
             raise InvalidOperationError(
@@ -157,37 +176,28 @@ class VersionResolver:
             if claim_clock is not None:
                 updates["execution"] = evolve(request.execution,
                                               claim=self._claim(context, claim_clock, now))
-            return _resolution(evolve(request, **updates),
-                               ResolutionOutcome.EXECUTE_APPROVED_VERSION,
+            return _resolution(evolve(request, **updates), _EXECUTE_APPROVED_VERSION,
                                expected, current_state_version, False)
 
         stale_reason = (f"Approved against state version '{expected}', "
                         f"but the state is now at '{current_state_version}'")
-        updates = {}
-        if strategy == ResolutionStrategy.REJECT_STALE:
-            code = VersionResolutionDecision.REJECTED_AS_STALE
-            outcome = ResolutionOutcome.REJECTED_AS_STALE
-            lifecycle_changes = _REJECTED
-        elif strategy == ResolutionStrategy.REQUIRE_RENEWED_APPROVAL:
-            code = VersionResolutionDecision.RENEWED_APPROVAL_REQUIRED
-            outcome = ResolutionOutcome.REQUIRES_RENEWED_APPROVAL
-            lifecycle_changes = _PENDING_APPROVAL
-            updates["versioning"] = evolve(request.versioning,
-                                           expected_state_version=current_state_version)
-        elif strategy == ResolutionStrategy.REVALIDATE_ON_LATEST_STATE:
-            code = VersionResolutionDecision.REVALIDATION_REQUIRED
-            outcome = ResolutionOutcome.REVALIDATE_ON_LATEST_STATE
-            lifecycle_changes = _PENDING_REVALIDATION
-            updates["versioning"] = evolve(request.versioning,
-                                           expected_state_version=current_state_version)
-            if claim_clock is not None:
-                updates["execution"] = evolve(request.execution,
-                                              claim=self._claim(context, claim_clock, now))
-        else:
+        try:
+            stale = _STALE_OUTCOMES.get(strategy)
+        except TypeError:  # an unhashable value is no strategy either
+            stale = None
+        if stale is None:
             raise InvalidArgumentError(
                 f"request '{request.request_id}': unknown resolution strategy {strategy!r}")
-        decision = owned_decision(DecisionType.version_resolution(code), context, stale_reason,
-                                  metadata, now)
+        decision_type, outcome, lifecycle_changes, expects_current = stale
+        decision = owned_decision(decision_type, context, stale_reason, metadata, now)
+        if not expects_current:
+            resolved = request.with_decision(decision, lifecycle_changes=lifecycle_changes)
+            return _resolution(resolved, outcome, expected, current_state_version, True)
+        updates = {"versioning": evolve(request.versioning,
+                                        expected_state_version=current_state_version)}
+        if outcome is _REVALIDATE and claim_clock is not None:
+            updates["execution"] = evolve(request.execution,
+                                          claim=self._claim(context, claim_clock, now))
         resolved = request.with_decision(decision, lifecycle_changes=lifecycle_changes, **updates)
         return _resolution(resolved, outcome, expected, current_state_version, True)
 
@@ -268,7 +278,7 @@ class VersionResolutionManager:
             raise InvalidArgumentError(
                 f"resolving request '{request_id}' needs a non-blank current state version")
         loaded = self._store.require(request_id)
-        if loaded.lifecycle.status != RequestStatus.APPROVED:
+        if loaded.lifecycle.status != _APPROVED:
             raise RequestNotExecutableError(request_id, loaded.lifecycle.status.name)
         claim = loaded.execution.claim
         if claim is not None:

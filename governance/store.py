@@ -199,6 +199,8 @@ class RequestQueryStore(ABC):
         request with equal timestamps: latest appended first)."""
 
 
+_PENDING = RequestStatus.PENDING
+
 class InMemoryRequestStore(RequestStore, RequestQueryStore):
     """A lock-guarded dict of snapshots, with indexes by state id and for pending requests, so
     that a lookup does not scan every stored request. Implements the query store too."""
@@ -226,7 +228,7 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
 
     def _index_pending(self, stored: MutationRequest) -> None:
         request_id = stored.request_id
-        if stored.lifecycle.status == RequestStatus.PENDING:
+        if stored.lifecycle.status == _PENDING:
             self._pending[request_id] = None
             if _has_deadline(stored):
                 self._deadlines[request_id] = None
@@ -255,7 +257,10 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
             if old_state != new_state:
                 self._by_state[old_state].pop(request_id, None)
                 self._by_state.setdefault(new_state, {})[request_id] = None
-            self._index_pending(stored)
+            status = stored.lifecycle.status
+            # Only a PENDING snapshot, or a change of status, can change the pending indexes.
+            if status == _PENDING or status != current.lifecycle.status:
+                self._index_pending(stored)
         return stored
 
     def get(self, request_id: str) -> MutationRequest | None:

@@ -25,6 +25,8 @@ class ChangeType(IntEnum):
     MOVED = 4
 
 
+_MODIFIED = ChangeType.MODIFIED
+
 # Not slotted: mutations create changes on every execution, and the factories build them
 # through ``build_record`` (frozen-dataclass ``__init__`` dominates their cost).
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class StateChange:
     @classmethod
     def modified(cls, path: str, old_value: Any, new_value: Any) -> StateChange:
         """A value at ``path`` changed from ``old_value`` to ``new_value``."""
-        return cls._of(path, old_value, new_value, ChangeType.MODIFIED)
+        return cls._of(path, old_value, new_value, _MODIFIED)
 
     @classmethod
     def added(cls, path: str, value: Any) -> StateChange:

@@ -29,6 +29,9 @@ class PolicyDecisionSeverity(IntEnum):
     CRITICAL = 3
 
 
+_INFO = PolicyDecisionSeverity.INFO
+
+
 class PolicyRequirement(BaseModel):
     """Something that must happen before a mutation may run (an approval, a second factor)."""
 
@@ -93,7 +96,7 @@ class PolicyDecision(BaseModel):
     @classmethod
     def allow(cls, policy_name: str | None = None, reason: str | None = None) -> PolicyDecision:
         """The mutation may run unchanged."""
-        return cls._of(True, reason, policy_name, PolicyDecisionSeverity.INFO)
+        return cls._of(True, reason, policy_name, _INFO)
 
     @classmethod
     def deny(cls, reason: str, policy_name: str | None = None) -> PolicyDecision:
