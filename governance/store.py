@@ -257,9 +257,9 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
             if old_state != new_state:
                 self._by_state[old_state].pop(request_id, None)
                 self._by_state.setdefault(new_state, {})[request_id] = None
-            status = stored.lifecycle.status
-            # Only a PENDING snapshot, or a change of status, can change the pending indexes.
-            if status == _PENDING or status != current.lifecycle.status:
+            # The pending indexes hold PENDING requests only: a snapshot that is not PENDING
+            # has something to remove only when the one it replaces was.
+            if stored.lifecycle.status == _PENDING or current.lifecycle.status == _PENDING:
                 self._index_pending(stored)
         return stored
 
