@@ -173,7 +173,7 @@ def test_an_unknown_strategy_for_a_stale_request_is_refused_naming_the_request(
 
     assert isinstance(raised.value, ValueError)
     assert "req-odd" in str(raised.value)
-    with pytest.raises(InvalidArgumentError, match="req-odd.*unknown resolution strategy"):
+    with pytest.raises(InvalidArgumentError, match=r"req-odd.*unknown resolution strategy"):
         resolver.resolve(request, "15", RESOLVER_CONTEXT, ["REJECT_STALE"])  # type: ignore[arg-type]
 
 
