@@ -222,6 +222,14 @@ def _decided(request: MutationRequest, requirements: Sequence[ApprovalRequiremen
                   lifecycle=evolve(request.lifecycle, **lifecycle_changes))
 
 
+def _requirement_decided(requirement: ApprovalRequirement, status: ApprovalRequirementStatus,
+                         at: datetime, context: MutationContext, reason: str | None,
+                         **changes: Any) -> ApprovalRequirement:
+    """``requirement`` in ``status``, decided at ``at`` by ``context`` for ``reason``."""
+    return evolve(requirement, status=status, decided_at=at, decision_context=context,
+                  decision_reason=reason, **changes)
+
+
 def _describe_target(requirement: ApprovalRequirement) -> str:
     if requirement.approver_id:
         return f"approver '{requirement.approver_id}'"
@@ -419,13 +427,9 @@ class ApprovalWorkflowManager:
                         f"actor '{actor_id}' already approved requirement '{other.approval_id}' "
                         f"of approval group '{group_id}'; its quorum needs distinct approvers")
 
-        requirements[index] = evolve(
-            requirement,
-            status=ApprovalRequirementStatus.APPROVED,
-            decided_at=now,
-            decision_context=context,
-            decision_reason=reason or context.reason,
-        )
+        requirements[index] = _requirement_decided(
+            requirement, ApprovalRequirementStatus.APPROVED, now, context,
+            reason or context.reason)
         decisions = [RequestDecision.approval(
             ApprovalDecision.GRANTED, context, reason or context.reason,
             approval_decision_metadata(requirement, None, metadata), now)]
@@ -436,13 +440,9 @@ class ApprovalWorkflowManager:
             if approved >= requirement.required_approvals:
                 for i in members:
                     if requirements[i].status == ApprovalRequirementStatus.PENDING:
-                        requirements[i] = evolve(
-                            requirements[i],
-                            status=ApprovalRequirementStatus.SATISFIED,
-                            decided_at=now,
-                            decision_context=context,
-                            decision_reason=f"Approval group '{group_id}' reached its quorum",
-                        )
+                        requirements[i] = _requirement_decided(
+                            requirements[i], ApprovalRequirementStatus.SATISFIED, now, context,
+                            f"Approval group '{group_id}' reached its quorum")
                 decisions.append(RequestDecision.approval(
                     ApprovalDecision.QUORUM_SATISFIED, context,
                     f"Approval group '{group_id}' reached its quorum of "
@@ -495,14 +495,9 @@ class ApprovalWorkflowManager:
         requirement = loaded.approval_requirements[index]
         text = reason or (rejection.message if rejection is not None else None) or context.reason
         requirements = list(loaded.approval_requirements)
-        requirements[index] = evolve(
-            requirement,
-            status=ApprovalRequirementStatus.REJECTED,
-            decided_at=now,
-            decision_context=context,
-            decision_reason=text,
-            rejection=rejection,
-        )
+        requirements[index] = _requirement_decided(
+            requirement, ApprovalRequirementStatus.REJECTED, now, context, text,
+            rejection=rejection)
         decisions = (
             RequestDecision.approval(
                 ApprovalDecision.REJECTED, context, text,
@@ -559,13 +554,8 @@ class ApprovalWorkflowManager:
                 requirement = requirements[i]
                 assert requirement.expires_at is not None
                 text = f"Approval deadline {requirement.expires_at.isoformat()} passed"
-                requirements[i] = evolve(
-                    requirement,
-                    status=ApprovalRequirementStatus.EXPIRED,
-                    decided_at=at,
-                    decision_context=context,
-                    decision_reason=text,
-                )
+                requirements[i] = _requirement_decided(
+                    requirement, ApprovalRequirementStatus.EXPIRED, at, context, text)
                 decisions.append(RequestDecision.approval(
                     ApprovalDecision.EXPIRED, context, text,
                     approval_decision_metadata(requirement), at))

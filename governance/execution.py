@@ -41,7 +41,12 @@ from governance.requests import (
     compensation_metadata,
     owned_decision,
 )
-from governance.resolution import ResolutionStrategy, VersionResolution, VersionResolutionManager
+from governance.resolution import (
+    ResolutionStrategy,
+    VersionResolution,
+    VersionResolutionManager,
+    resolution_of,
+)
 from governance.store import RequestStore
 
 TState = TypeVar("TState")
@@ -85,7 +90,7 @@ class GovernedMutation(Generic[TState]):
         execution = request.execution
         kind = _KIND_NAMES[execution.kind]
         plan = execution.compensation
-        compensation = compensation_metadata(plan) if plan is not None else None
+        compensation = compensation_metadata(plan)
         request_id = request.request_id
         inner_intent = inner.intent
         request_intent = request.payload.intent
@@ -183,7 +188,6 @@ class GovernedExecutionResult(Generic[TState]):
 
 
 _execution_result = frozen_constructor(GovernedExecutionResult)
-_resolution = frozen_constructor(VersionResolution)
 
 
 def _blank(value: str | None) -> bool:
@@ -221,9 +225,8 @@ class OutcomeRecorder:
             RequestConcurrencyError: the stored request moved past ``claimed``.
         """
         execution = claimed.execution
-        decision_metadata = {**(metadata or {}), "ExecutionKind": _KIND_NAMES[execution.kind]}
-        if execution.compensation is not None:
-            decision_metadata.update(compensation_metadata(execution.compensation))
+        decision_metadata = {**(metadata or {}), "ExecutionKind": _KIND_NAMES[execution.kind],
+                             **compensation_metadata(execution.compensation)}
         decision = owned_decision(_REJECTED_TYPE, context, reason, decision_metadata,
                                   self._clock())
         rejected = claimed.with_decision(decision, lifecycle_changes=_TERMINAL_REJECTED,
@@ -266,9 +269,8 @@ class OutcomeRecorder:
         metadata = {"ExecutionKind": _KIND_NAMES[kind],
                     "ResultingStateVersion": resulting_state_version,
                     "ChangeCount": result.changes.count,
-                    "SideEffectCount": len(result.side_effects)}
-        if execution.compensation is not None:
-            metadata.update(compensation_metadata(execution.compensation))
+                    "SideEffectCount": len(result.side_effects),
+                    **compensation_metadata(execution.compensation)}
         decision = owned_decision(_EXECUTED_TYPE, context, reason, metadata, self._clock())
         versioning = evolve(
             claimed.versioning,
@@ -512,7 +514,7 @@ def _read_version(state: Any) -> str:
 
 
 def _with_request(resolution: VersionResolution, request: MutationRequest) -> VersionResolution:
-    return _resolution(request, resolution.outcome, resolution.expected_state_version,
+    return resolution_of(request, resolution.outcome, resolution.expected_state_version,
                        resolution.current_state_version, resolution.is_stale)
 
 

@@ -100,7 +100,9 @@ class VersionResolution:
     is_stale: bool
 
 
-_resolution = frozen_constructor(VersionResolution)
+resolution_of = frozen_constructor(VersionResolution)
+"""Builds a ``VersionResolution`` from its five fields, positionally, without the frozen
+dataclass's per-field ``object.__setattr__`` (for the runtime's own, checked values)."""
 
 
 def _blank(value: str | None) -> bool:
@@ -176,7 +178,7 @@ class VersionResolver:
             if claim_clock is not None:
                 updates["execution"] = evolve(request.execution,
                                               claim=self._claim(context, claim_clock, now))
-            return _resolution(evolve(request, **updates), _EXECUTE_APPROVED_VERSION,
+            return resolution_of(evolve(request, **updates), _EXECUTE_APPROVED_VERSION,
                                expected, current_state_version, False)
 
         stale_reason = (f"Approved against state version '{expected}', "
@@ -192,14 +194,14 @@ class VersionResolver:
         decision = owned_decision(decision_type, context, stale_reason, metadata, now)
         if not expects_current:
             resolved = request.with_decision(decision, lifecycle_changes=lifecycle_changes)
-            return _resolution(resolved, outcome, expected, current_state_version, True)
+            return resolution_of(resolved, outcome, expected, current_state_version, True)
         updates = {"versioning": evolve(request.versioning,
                                         expected_state_version=current_state_version)}
         if outcome is _REVALIDATE and claim_clock is not None:
             updates["execution"] = evolve(request.execution,
                                           claim=self._claim(context, claim_clock, now))
         resolved = request.with_decision(decision, lifecycle_changes=lifecycle_changes, **updates)
-        return _resolution(resolved, outcome, expected, current_state_version, True)
+        return resolution_of(resolved, outcome, expected, current_state_version, True)
 
 
     def _claim(self, context: MutationContext, clock: Clock, now: datetime) -> ExecutionClaim:
@@ -255,7 +257,7 @@ class VersionResolutionManager:
         stored = self._store.store_next(resolution.request, loaded.revision)
         if stored is resolution.request:
             return resolution
-        return _resolution(stored, resolution.outcome, resolution.expected_state_version,
+        return resolution_of(stored, resolution.outcome, resolution.expected_state_version,
                            resolution.current_state_version, resolution.is_stale)
 
     def resolve_for_execution(
@@ -294,5 +296,5 @@ class VersionResolutionManager:
         stored = self._store.store_next(resolution.request, loaded.revision)
         if stored is resolution.request:
             return resolution
-        return _resolution(stored, resolution.outcome, resolution.expected_state_version,
+        return resolution_of(stored, resolution.outcome, resolution.expected_state_version,
                            resolution.current_state_version, resolution.is_stale)

@@ -42,7 +42,8 @@ from governance.requests import (
     RequestStatus,
 )
 
-_ONLY_PENDING = frozenset({RequestStatus.PENDING})
+_PENDING = RequestStatus.PENDING
+_ONLY_PENDING = frozenset({_PENDING})
 
 
 def _has_deadline(request: MutationRequest) -> bool:
@@ -50,6 +51,11 @@ def _has_deadline(request: MutationRequest) -> bool:
         return True
     return any(a.expires_at is not None and a.status == ApprovalRequirementStatus.PENDING
                for a in request.approval_requirements)
+
+
+def _lifecycle_due(request: MutationRequest, now: datetime) -> bool:
+    deadline = request.lifecycle.expires_at
+    return deadline is not None and deadline <= now
 
 
 def _approval_due(request: MutationRequest, now: datetime) -> bool:
@@ -111,8 +117,7 @@ class RequestStore(ABC):
     def get_pending_due(self, now: datetime) -> list[MutationRequest]:
         """PENDING requests whose own deadline (``expires_at``) is at or before ``now``, ordered
         by creation time then id. Stores with a deadline index override this scan."""
-        return [r for r in self.get_pending()
-                if r.lifecycle.expires_at is not None and r.lifecycle.expires_at <= now]
+        return [r for r in self.get_pending() if _lifecycle_due(r, now)]
 
     def get_pending_approvals_due(self, now: datetime) -> list[MutationRequest]:
         """Requests PENDING for APPROVAL with a PENDING approval requirement whose deadline is at
@@ -198,8 +203,6 @@ class RequestQueryStore(ABC):
         descending, then request ``updated_at`` descending, then request id (decisions of one
         request with equal timestamps: latest appended first)."""
 
-
-_PENDING = RequestStatus.PENDING
 
 class InMemoryRequestStore(RequestStore, RequestQueryStore):
     """A lock-guarded dict of snapshots, with indexes by state id and for pending requests, so
@@ -293,9 +296,7 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
     def get_pending_due(self, now: datetime) -> list[MutationRequest]:
         with self._lock:
             found = [self._requests[r] for r in self._deadlines]
-        return sorted((r for r in found
-                       if r.lifecycle.expires_at is not None and r.lifecycle.expires_at <= now),
-                      key=_order_key)
+        return sorted((r for r in found if _lifecycle_due(r, now)), key=_order_key)
 
     def get_pending_approvals_due(self, now: datetime) -> list[MutationRequest]:
         with self._lock:

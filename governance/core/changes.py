@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
 from governance._clock import utc_now
 from governance._models import build_record
 from governance.errors import MissingArgumentError
-
-_now = datetime.now
 
 
 class ChangeType(IntEnum):
@@ -45,7 +43,7 @@ class StateChange:
     def _of(cls, path: str, old_value: Any, new_value: Any, type: ChangeType) -> StateChange:
         return build_record(cls, {
             "path": path, "old_value": old_value, "new_value": new_value, "type": type,
-            "timestamp": _now(UTC), "priority": 0, "metadata": None,
+            "timestamp": utc_now(), "priority": 0, "metadata": None,
         })
 
     @classmethod
@@ -148,7 +146,7 @@ class ChangeSet:
         """
         if change is None:
             raise MissingArgumentError("a change set cannot hold a None change")
-        return cls._of((change,), _now(UTC))
+        return cls._of((change,), utc_now())
 
     @classmethod
     def _of(cls, changes: tuple[StateChange, ...], timestamp: datetime) -> ChangeSet:

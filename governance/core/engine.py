@@ -377,12 +377,7 @@ class MutationEngine:
 
             mode = context.mode
             if mode != _COMMIT or self._always_validate:
-                if scope is None:
-                    validation = mutation.validate(state)
-                else:
-                    began = perf_counter()
-                    validation = mutation.validate(state)
-                    scope.record_validation_time(_elapsed(perf_counter() - began), 1)
+                validation = self._validate(mutation, state, scope)
                 if not validation.is_valid:
                     # No interceptor hook fires here: the mutation never ran.
                     invalid: MutationResult[TState] = MutationResult.failure(validation)

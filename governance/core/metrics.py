@@ -85,7 +85,7 @@ class MetricsScope:
         """The metrics so far; ``execution_time`` is the scope's stopwatch reading."""
         return build_record(MutationMetrics, {
             "recorded_at": self._clock(),
-            "execution_time": timedelta(0, time.perf_counter() - self._started),
+            "execution_time": self.elapsed,
             "validation_time": self._validation_time,
             "policy_evaluation_time": self._policy_time,
             "validated_rules": self._validated_rules,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -15,9 +15,6 @@ from governance.errors import InvalidArgumentError, MissingArgumentError
 
 if TYPE_CHECKING:
     from governance.core.mutation import Mutation
-
-
-_now = datetime.now
 
 
 class PolicyDecisionSeverity(IntEnum):
@@ -90,7 +87,7 @@ class PolicyDecision(BaseModel):
         return assemble(cls, {
             "is_allowed": is_allowed, "reason": reason, "policy_name": policy_name,
             "severity": severity, "modifications": None, "requirements": None,
-            "metadata": None, "timestamp": _now(UTC),
+            "metadata": None, "timestamp": utc_now(),
         })
 
     @classmethod

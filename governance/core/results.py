@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from governance._clock import utc_now
@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from governance.core.policies import PolicyDecision
 
 TState = TypeVar("TState")
-
-_now = datetime.now
 
 
 def _require_text(value: str | None, what: str) -> str:
@@ -165,7 +163,7 @@ class MutationResult(Generic[TState]):
         side_effects: list[SideEffect] | None = None,
     ) -> MutationResult[TState]:
         """A successful result; ``changes`` may be a change set or a single change."""
-        now = _now(UTC)
+        now = utc_now()
         if isinstance(changes, StateChange):
             changes = ChangeSet._of((changes,), now)
         elif changes is None:
