@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .callgrind import InstructionCounter
 from .common import EXPECTED_VERSION, ExecutionFixture, allocation_twins, api
 
 
@@ -48,3 +49,13 @@ class EngineHandoff:
 
 EngineHandoffAllocatedBytes, EngineHandoffAllocatedBlocks = allocation_twins(
     "EngineHandoff", {"wrap_and_execute": _handoff}, what="one wrap-and-execute call")
+
+
+class EngineHandoffInstructions(InstructionCounter):
+    """Instructions of one wrap-and-execute call, counted under callgrind on the fixture of
+    ``EngineHandoff`` (built and warmed up outside the counted calls)."""
+
+    family = "EngineHandoff"
+
+    def track_wrap_and_execute(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "wrap_and_execute")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .callgrind import InstructionCounter
 from .common import (
     EXPECTED_VERSION,
     STALE_VERSION,
@@ -46,6 +47,11 @@ def _floor(name: str) -> Any:
     version, _, revalidate = SCENARIOS[name]
     fixture = FloorFixture(version)
     return lambda: floor_execute(fixture.store, "req-1", fixture.state, revalidate)
+
+
+def _floor_builder(g: Any, name: str) -> Any:
+    """``_floor`` with the builder signature the instruction counter calls."""
+    return _floor(name)
 
 
 class ExecuteApproved:
@@ -137,3 +143,56 @@ ExecuteApprovedAllocatedBytes, ExecuteApprovedAllocatedBlocks = allocation_twins
     {name: (lambda g, name=name: _real(g, name)) for name in SCENARIOS},
     what="one execute_approved call",
 )
+
+
+class ExecuteApprovedInstructions(InstructionCounter):
+    """Instructions of one ``execute_approved`` call per scenario, counted under callgrind (see
+    ``callgrind.py``): the same fixtures as ``ExecuteApproved``, built and warmed up outside
+    the counted calls. Deterministic: it moves only when the work done changes."""
+
+    family = "ExecuteApproved"
+
+    def track_matching_version(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "matching_version")
+
+    def track_rejected_as_stale(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "rejected_as_stale")
+
+    def track_revalidated_then_executed(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "revalidated_then_executed")
+
+
+class ExecuteApprovedFloorInstructions(InstructionCounter):
+    """Instructions of one call of each scenario's floor (``ExecuteApprovedFloor``), counted in
+    the same valgrind process as ``ExecuteApprovedInstructions``."""
+
+    family = "ExecuteApprovedFloor"
+
+    def track_matching_version(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "matching_version")
+
+    def track_rejected_as_stale(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "rejected_as_stale")
+
+    def track_revalidated_then_executed(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "revalidated_then_executed")
+
+
+class ExecuteApprovedInstructionRatioToFloor(InstructionCounter):
+    """Instructions of the real call divided by those of its floor, per scenario: the
+    deterministic twin of ``ExecuteApprovedRatioToFloor`` (unitless)."""
+
+    unit = "ratio"
+
+    def _ratio(self, counts: dict[str, Any], scenario: str) -> float:
+        return (self.count(counts, scenario, "ExecuteApproved")
+                / self.count(counts, scenario, "ExecuteApprovedFloor"))
+
+    def track_matching_version(self, counts: dict[str, Any]) -> float:
+        return self._ratio(counts, "matching_version")
+
+    def track_rejected_as_stale(self, counts: dict[str, Any]) -> float:
+        return self._ratio(counts, "rejected_as_stale")
+
+    def track_revalidated_then_executed(self, counts: dict[str, Any]) -> float:
+        return self._ratio(counts, "revalidated_then_executed")

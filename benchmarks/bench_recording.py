@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .callgrind import InstructionCounter
 from .common import EXPECTED_VERSION, STALE_VERSION, ExecutionFixture, allocation_twins, api
 
 _REQUIRED = ("OutcomeRecorder",)
@@ -47,6 +48,11 @@ def _refused(g: Any) -> Any:
 _BUILDERS = {"executed": _executed, "rejected_as_stale": _stale, "rejected_by_policy": _refused}
 
 
+def _recording_builder(g: Any, name: str) -> Any:
+    """Scenario ``name`` of ``_BUILDERS``, as the instruction counter calls it."""
+    return _BUILDERS[name](g)
+
+
 class OutcomeRecording:
     """Record one terminal outcome.
 
@@ -77,3 +83,19 @@ class OutcomeRecording:
 
 OutcomeRecordingAllocatedBytes, OutcomeRecordingAllocatedBlocks = allocation_twins(
     "OutcomeRecording", _BUILDERS, what="one recording call", required=_REQUIRED)
+
+
+class OutcomeRecordingInstructions(InstructionCounter):
+    """Instructions of one recording call per outcome, counted under callgrind on the fixtures
+    of ``OutcomeRecording`` (built and warmed up outside the counted calls)."""
+
+    family = "OutcomeRecording"
+
+    def track_executed(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "executed")
+
+    def track_rejected_as_stale(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "rejected_as_stale")
+
+    def track_rejected_by_policy(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "rejected_by_policy")

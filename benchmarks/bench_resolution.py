@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .callgrind import InstructionCounter
 from .common import EXPECTED_VERSION, STALE_VERSION, ExecutionFixture, allocation_twins, api
 
 _SCENARIOS = {
@@ -91,3 +92,22 @@ ResolveAndStoreAllocatedBytes, ResolveAndStoreAllocatedBlocks = allocation_twins
     {name: (lambda g, name=name: _resolve(g, name)) for name in _SCENARIOS},
     what="one resolve_and_store call",
 )
+
+
+class ResolveAndStoreInstructions(InstructionCounter):
+    """Instructions of one ``resolve_and_store`` call per outcome, counted under callgrind on
+    the fixtures of ``ResolveAndStore`` (built and warmed up outside the counted calls)."""
+
+    family = "ResolveAndStore"
+
+    def track_matching_version(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "matching_version")
+
+    def track_rejected_as_stale(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "rejected_as_stale")
+
+    def track_revalidation_required(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "revalidation_required")
+
+    def track_renewed_approval_required(self, counts: dict[str, Any]) -> int:
+        return self.count(counts, "renewed_approval_required")

@@ -11,6 +11,11 @@ benchmark suite from the working tree, so its numbers would be its parent's agai
 ones without a result file for the machine are run, the newest ``--max-commits`` of them.
 Results go to ``results/<machine>/`` under one stable machine name per
 hardware class, never under the hostname.
+
+Two series per commit: the timings (every benchmark but the instruction counters) under the
+hardware's machine name, and the instruction counters (``*Instruction*`` benchmarks, one valgrind
+process per commit) under the counter machine (``callgrind-<python>-<arch>-valgrind<version>``):
+counts do not depend on the host's speed, so they form a series of their own.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import http.server
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -26,7 +32,15 @@ from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from benchmarks.callgrind import counter_machine_name, valgrind_version  # noqa: E402
+
 DEFAULT_MACHINE = "governance-2vcpu"
+COUNTER_BENCH = "Instruction"
+"""Selects the instruction counters (``*Instructions``, ``*InstructionRatioToFloor``)."""
+TIMING_BENCH = f"^(?!.*{COUNTER_BENCH})"
+"""Selects every other benchmark: timings, allocation twins, timing ratios."""
 BRANCH = "main"
 PACKAGE_PATHS = ("governance/", "pyproject.toml")
 HASHFILE = ROOT / ".asv" / "pending-commits.txt"
@@ -40,6 +54,11 @@ def git(*args: str) -> str:
 def machine_name() -> str:
     """The stable machine name: ``$ASV_MACHINE`` or one name for this hardware class."""
     return os.environ.get("ASV_MACHINE", DEFAULT_MACHINE)
+
+
+def counter_machine() -> str:
+    """The counter machine's name: ``$ASV_COUNTER_MACHINE`` or ``counter_machine_name()``."""
+    return os.environ.get("ASV_COUNTER_MACHINE") or counter_machine_name()
 
 
 def has_package(commit: str) -> bool:
@@ -98,16 +117,44 @@ def register_machine(machine: str) -> None:
     (folder / "machine.json").write_text(json.dumps({**info, "version": 1}, indent=4) + "\n")
 
 
-def run_commits(commits: list[str], machine: str) -> int:
+def register_counter_machine(machine: str) -> None:
+    """Record the counter machine: what decides whether two counts compare (architecture,
+    interpreter build, glibc, valgrind), in the fields asv's machine file has."""
+    from asv.machine import MachineCollection
+
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    libc = " ".join(platform.libc_ver()).strip() or "unknown libc"
+    info = {
+        "arch": platform.machine(),
+        "cpu": f"callgrind (valgrind {valgrind_version()}): {python} "
+               f"[{platform.python_compiler()}], {libc}",
+        "machine": machine,
+        "num_cpu": "1",
+        "os": f"{platform.system()} {platform.release()}",
+        "ram": "",
+    }
+    MachineCollection.save(machine, info)
+    folder = ROOT / "results" / machine
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "machine.json").write_text(json.dumps({**info, "version": 1}, indent=4) + "\n")
+
+
+def run_commits(commits: list[str], machine: str, bench: str = TIMING_BENCH,
+                config: Path | None = None) -> int:
+    """``asv run`` of the benchmarks ``bench`` selects on ``commits`` under ``machine``, with
+    the project's ``asv.conf.json`` or the given ``config``."""
     HASHFILE.parent.mkdir(exist_ok=True)
-    HASHFILE.write_text("".join(f"{c}\n" for c in commits))
-    print(f"== benchmarking {len(commits)} commit(s) on machine '{machine}'", flush=True)
+    hashfile = HASHFILE.with_name(f"pending-{machine}.txt")
+    hashfile.write_text("".join(f"{c}\n" for c in commits))
+    print(f"== benchmarking {len(commits)} commit(s) on machine '{machine}' (-b {bench})",
+          flush=True)
     started = time.monotonic()
+    options = [] if config is None else ["--config", str(config)]
     status = subprocess.run(
         # --skip-existing runs, for each commit, only the benchmarks it has no result for: all of
         # them on a new commit, the ones added to the suite since on an older one (--fill).
-        [sys.executable, "-m", "asv", "run", f"HASHFILE:{HASHFILE}", "--machine", machine,
-         "--skip-existing", "--show-stderr"],
+        [sys.executable, "-m", "asv", "run", f"HASHFILE:{hashfile}", "--machine", machine,
+         "-b", bench, "--skip-existing", "--show-stderr", *options],
         cwd=ROOT).returncode
     print(f"== asv run finished in {time.monotonic() - started:.0f}s (exit {status})", flush=True)
     return status
@@ -128,6 +175,21 @@ def serve(port: int) -> None:
             pass
 
 
+def select_commits(candidates: list[str], machine: str, max_commits: int,
+                   fill: bool) -> list[str]:
+    """Of ``candidates``, those without results for ``machine`` (the newest ``max_commits``),
+    and with ``fill`` those with results too (to run benchmarks added since)."""
+    done = commits_with_results(machine)
+    missing = [c for c in candidates if c[:8] not in done]
+    selected = missing[-max_commits:] if max_commits > 0 else []
+    if fill and max_commits > 0:
+        selected = [c for c in candidates if c in selected or c[:8] in done]
+    have = len(candidates) - len(missing)
+    print(f"== {len(candidates)} benchmarkable commit(s) on {BRANCH}, {have} with results for "
+          f"'{machine}', {len(missing)} missing, running {len(selected)}", flush=True)
+    return selected
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-commits", type=int, default=30,
@@ -135,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
                              "(default 30)")
     parser.add_argument("--machine", default=machine_name(),
                         help=f"stable machine name (default $ASV_MACHINE or {DEFAULT_MACHINE})")
+    parser.add_argument("--counter-machine", default=counter_machine(),
+                        help="machine name of the instruction counters (default "
+                             "$ASV_COUNTER_MACHINE or callgrind-<python>-<arch>-valgrind<v>)")
+    parser.add_argument("--no-counters", action="store_true",
+                        help="run the timings only, not the instruction counters")
     parser.add_argument("--fill", action="store_true",
                         help="also run, on commits that have results, the benchmarks added to "
                              "the suite since they were benchmarked")
@@ -147,23 +214,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     candidates = benchmarkable_commits()
-    done = commits_with_results(args.machine)
-    missing = [c for c in candidates if c[:8] not in done]
-    selected = missing[-args.max_commits:] if args.max_commits > 0 else []
-    if args.fill and args.max_commits > 0:
-        selected = [c for c in candidates if c in selected or c[:8] in done]
-    have = len(candidates) - len(missing)
-    print(f"== {len(candidates)} benchmarkable commit(s) on {BRANCH}, {have} with results for "
-          f"'{args.machine}', {len(missing)} missing, running {len(selected)}", flush=True)
+    timing = select_commits(candidates, args.machine, args.max_commits, args.fill)
+    counters = select_commits(candidates, args.counter_machine, args.max_commits, args.fill)
     if args.list:
-        for commit in selected:
-            print(git("log", "-1", "--format=%h %ad %s", "--date=short", commit).strip())
+        for label, selected in (("timings", timing), ("counters", counters)):
+            print(f"== {label}:")
+            for commit in selected:
+                print(git("log", "-1", "--format=%h %ad %s", "--date=short", commit).strip())
         return 0
 
     status = 0
-    if selected:
+    if timing:
         register_machine(args.machine)
-        status = run_commits(selected, args.machine)
+        status = run_commits(timing, args.machine, TIMING_BENCH)
+    if counters and not args.no_counters:
+        if valgrind_version() is None:
+            print("== valgrind is not installed: instruction counters not run "
+                  "(apt-get install valgrind)", file=sys.stderr, flush=True)
+            status = status or 1
+        else:
+            register_counter_machine(args.counter_machine)
+            status = run_commits(counters, args.counter_machine, COUNTER_BENCH) or status
     if not args.no_publish:
         publish()
         print("== open the dashboard: python -m http.server --bind 127.0.0.1 -d html 8080, "
