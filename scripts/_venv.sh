@@ -16,3 +16,20 @@ ensure_venv() {
     touch "$stamp"
   fi
 }
+
+# Installs the Debian packages named that are missing (as root, with apt-get); elsewhere says
+# what to install. valgrind counts instructions; chromium and npm serve the dashboard's tests.
+ensure_debian_packages() {
+  local missing=() package
+  for package in "$@"; do
+    command -v "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing Debian packages: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "== missing: ${missing[*]} (install them, e.g. apt-get install ${missing[*]})" >&2
+  fi
+}

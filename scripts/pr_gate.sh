@@ -6,5 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
+ensure_debian_packages valgrind
 ensure_venv "test,bench,browser"
 exec .venv/bin/python scripts/pr_gate.py "$@"

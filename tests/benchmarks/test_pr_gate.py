@@ -1,20 +1,22 @@
-"""The PR gate tells its three outcomes apart.
+"""The PR gate tells its three outcomes apart, whatever the machine's load.
 
-In a temporary clone of the repository, three commits are made on top of main: one that adds
-about 20 % to the cost of version resolution (the gate must fail with exit 1 and name the
-resolution and orchestration benchmarks), one that changes nothing measurable (exit 0), and one
-that breaks a benchmark (exit 2, naming it with its error).
+In a temporary clone of the repository, commits are made on top of main, and the gate runs on
+each while a load generator keeps every core busy: 5 % more instructions in outcome recording
+(exit 1, naming the recording counters), 5 % more in version resolution (exit 1, naming the
+resolution counters), a change with no measurable effect (exit 0), and a broken benchmark
+(exit 2, naming it with its error). The injected cost is sized in instructions, counted under
+callgrind. Then the gate's decisions, on scripted asv output.
 """
 
 from __future__ import annotations
 
-import gc
+import ast
+import json
 import os
 import re
-import statistics
 import subprocess
 import sys
-import time
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,11 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import pr_gate  # noqa: E402
+from cpu_load import saturated_cpus  # noqa: E402
 
-RESOLVE_SIGNATURE = (
-    "        if request is None:\n"
-    '            raise MissingArgumentError("version resolution needs a request")\n'
-)
+from benchmarks.callgrind import dump_instructions, run_counter_child  # noqa: E402
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -67,60 +67,108 @@ def _run_gate(clone: Path, env: dict[str, str], head: str) -> subprocess.Complet
                           cwd=clone, env=env, capture_output=True, text=True, timeout=1500)
 
 
-def _spin_iterations_for(fraction: float) -> int:
-    """How many ``sum(range(n))`` iterations cost ``fraction`` of version resolution as governed
-    execution performs it, here: ``execute_approved`` on a stale request, which resolves,
-    records the rejection and never reaches the engine. This calibrates the injected slowdown;
-    it asserts nothing about speed.
-
-    The stale call is timed as asv times it: the benchmark's own ``setup`` (which builds every
-    scenario's fixture) before each sample, the garbage collector off during the call. Timed on
-    its fixture alone it reads 10-20 % faster, and a slowdown calibrated on that falls further
-    below 20 % of what the gate measures."""
-    from benchmarks.bench_orchestration import ExecuteApproved
-
-    bench = ExecuteApproved()
-    samples = []
-    for _ in range(300):
-        bench.setup()
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            bench.time_rejected_as_stale()
-            samples.append(time.perf_counter() - start)
-        finally:
-            gc.enable()
-    target = fraction * statistics.median(samples)
-    iterations = max(1, round(target / 10e-9))
-    for _ in range(3):  # the cost per iteration depends on n: refine n on its own timing
-        cost = statistics.median(_timed(lambda n=iterations: sum(range(n))) for _ in range(200))
-        iterations = max(1, round(iterations * target / cost))
-    return iterations
+def _inject(path: Path, qualname: str, statement: str) -> None:
+    """Insert ``statement`` as the first statement (after the docstring) of the method
+    ``Class.method`` in ``path``; found through the syntax tree, so edits elsewhere in the
+    method do not break the proof."""
+    class_name, method_name = qualname.split(".")
+    text = path.read_text()
+    tree = ast.parse(text)
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name)
+    method = next(n for n in cls.body
+                  if isinstance(n, ast.FunctionDef) and n.name == method_name)
+    body = method.body
+    has_doc = (isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+               and isinstance(body[0].value.value, str))
+    first = body[1] if has_doc and len(body) > 1 else body[0]
+    lines = text.splitlines(keepends=True)
+    indent = " " * first.col_offset
+    lines.insert(first.lineno - 1, f"{indent}{statement}\n")
+    path.write_text("".join(lines))
 
 
-def _timed(call: object) -> float:
-    start = time.perf_counter()
-    call()  # type: ignore[operator]
-    return time.perf_counter() - start
+def _commit_injected(clone: Path, name: str, path: Path, qualname: str, statement: str) -> None:
+    _git(clone, "checkout", "-q", "main")
+    _git(clone, "checkout", "-q", "-B", name)
+    _inject(path, qualname, statement)
+    _git(clone, "commit", "-qam", f"gate test: {name}")
+
+
+@pytest.fixture(scope="module")
+def spin_instructions() -> float:
+    """Instructions per iteration of ``sum(range(n))``, counted under callgrind (the cost
+    injected into a stage to make it a known fraction more expensive)."""
+    n = 200_000
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "spin.out"
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                        "--dump-before=getppid", "--quiet", sys.executable, "-c",
+                        f"import os; os.getppid(); sum(range({n})); os.getppid()"],
+                       check=True, capture_output=True, env={**os.environ,
+                                                              "PYTHONHASHSEED": "0"})
+        return dump_instructions(Path(f"{out}.2")) / n
+
+
+@pytest.fixture(scope="module")
+def stage_counts() -> dict[str, int]:
+    """Instructions per call of the stages the proofs slow down, at the tested commit."""
+    keys = ["OutcomeRecording.executed", *(f"ResolveAndStore.{s}" for s in (
+        "matching_version", "rejected_as_stale", "revalidation_required",
+        "renewed_approval_required"))]
+    counts = run_counter_child(ROOT / "benchmarks", keys=keys)
+    return {key: int(counts[key]["instructions"]) for key in keys}
+
+
+def _spin_for(fraction: float, instructions: int, per_iteration: float) -> str:
+    return f"sum(range({max(1, round(fraction * instructions / per_iteration))}))"
+
+
+def _gate_under_load(clone: Path, env: dict[str, str], head: str
+                     ) -> subprocess.CompletedProcess[str]:
+    """The gate on ``head`` while every core is kept busy by a load generator."""
+    with saturated_cpus(1500):
+        return _run_gate(clone, env, head)
 
 
 @pytest.mark.slow
-def test_a_twenty_percent_slower_resolution_fails_the_gate_naming_resolution_and_orchestration(
-    clone: Path, gate_env: dict[str, str]
+def test_five_percent_more_instructions_in_recording_fails_the_gate_naming_recording(
+    clone: Path, gate_env: dict[str, str], spin_instructions: float,
+    stage_counts: dict[str, int],
 ) -> None:
-    iterations = _spin_iterations_for(0.20)
-    _branch(clone, "slower-resolution", clone / "governance" / "resolution.py",
-            RESOLVE_SIGNATURE,
-            RESOLVE_SIGNATURE + f"        sum(range({iterations}))\n")
+    spin = _spin_for(0.05, stage_counts["OutcomeRecording.executed"], spin_instructions)
+    _commit_injected(clone, "costlier-recording", clone / "governance" / "execution.py",
+                     "OutcomeRecorder.record_executed", spin)
 
-    result = _run_gate(clone, gate_env, "slower-resolution")
+    result = _gate_under_load(clone, gate_env, "costlier-recording")
     output = result.stdout + result.stderr
 
     assert result.returncode == 1, output[-5000:]
     verdict = output[output.index("== gate verdict"):]
     assert "REGRESSION" in verdict
-    assert "bench_resolution.ResolveAndStore" in verdict, output[-5000:]
-    assert "bench_orchestration.ExecuteApproved" in verdict, output[-5000:]
+    assert "bench_recording.OutcomeRecordingInstructions.track_executed" in verdict, verdict
+    assert "bench_resolution." not in verdict, verdict
+
+
+@pytest.mark.slow
+def test_five_percent_more_instructions_in_resolution_fails_the_gate_naming_resolution(
+    clone: Path, gate_env: dict[str, str], spin_instructions: float,
+    stage_counts: dict[str, int],
+) -> None:
+    cheapest = min(v for k, v in stage_counts.items() if k.startswith("ResolveAndStore."))
+    spin = _spin_for(0.05, cheapest, spin_instructions)
+    _commit_injected(clone, "costlier-resolution", clone / "governance" / "resolution.py",
+                     "VersionResolver._resolve", spin)
+
+    result = _gate_under_load(clone, gate_env, "costlier-resolution")
+    output = result.stdout + result.stderr
+
+    assert result.returncode == 1, output[-5000:]
+    verdict = output[output.index("== gate verdict"):]
+    assert "REGRESSION" in verdict
+    for outcome in ("matching_version", "rejected_as_stale", "revalidation_required",
+                    "renewed_approval_required"):
+        assert f"bench_resolution.ResolveAndStoreInstructions.track_{outcome}" in verdict, verdict
+    assert "bench_recording." not in verdict, verdict
 
 
 @pytest.mark.slow
@@ -130,7 +178,7 @@ def test_a_change_with_no_measurable_effect_passes_the_gate(
     _branch(clone, "docs-only", clone / "README.md", "# governance\n",
             "# governance\n\nA sentence that changes nothing measurable.\n")
 
-    result = _run_gate(clone, gate_env, "docs-only")
+    result = _gate_under_load(clone, gate_env, "docs-only")
     output = result.stdout + result.stderr
 
     assert result.returncode == 0, output[-5000:]
@@ -141,12 +189,11 @@ def test_a_change_with_no_measurable_effect_passes_the_gate(
 def test_a_broken_benchmark_gives_exit_two_and_names_it_with_its_error(
     clone: Path, gate_env: dict[str, str]
 ) -> None:
-    _branch(clone, "broken-recording", clone / "governance" / "execution.py",
-            '        """Record REJECTED for an engine result that did not succeed',
-            '        raise RuntimeError("recording is broken on purpose")\n'
-            '        """Record REJECTED for an engine result that did not succeed')
+    _commit_injected(clone, "broken-recording", clone / "governance" / "execution.py",
+                     "OutcomeRecorder.record_refused",
+                     'raise RuntimeError("recording is broken on purpose")')
 
-    result = _run_gate(clone, gate_env, "broken-recording")
+    result = _gate_under_load(clone, gate_env, "broken-recording")
     output = result.stdout + result.stderr
 
     assert result.returncode == 2, output[-5000:]
@@ -211,6 +258,14 @@ HISTORY = "bench_resolution.ResolveAndStoreHistoryLength.time_matching_version(6
 UNCHANGED = pr_gate.ContinuousRun(0, "BENCHMARKS NOT SIGNIFICANTLY CHANGED.")
 
 
+COUNTERS = "Instructions"
+
+
+def _options(confirm: int) -> pr_gate.GateOptions:
+    return pr_gate.GateOptions(factor=1.12, bench="^bench_", counter_bench=COUNTERS,
+                               machine="m", confirm=confirm)
+
+
 def _only(name: str) -> str:
     return f"^{re.escape(name)}$"
 
@@ -220,15 +275,15 @@ def test_a_regression_cleared_by_the_pooled_rerun_is_reported_as_noise_and_passe
 ) -> None:
     asv = _ScriptedAsv(pr_gate.ContinuousRun(1, _table(RESOLVE)), UNCHANGED)
 
-    status = pr_gate.run_gate("main", "HEAD", 1.12, "^bench_", "m", confirm=2, runner=asv)
+    status = pr_gate.run_gate("main", "HEAD", _options(confirm=2), runner=asv)
 
     out = capsys.readouterr().out
     assert status == 0
-    assert "gate verdict: PASS, no regression in the pooled comparison" in out
+    assert "gate verdict: PASS" in out
     assert RESOLVE in out[out.index("cleared"):out.index("gate verdict")]
     # The first run measures the suite; the rerun only the changed benchmark, pooling its
     # samples with the first run's. Nothing is left to re-measure after it.
-    assert asv.calls == [(["^bench_"], False), ([_only(RESOLVE)], True)]
+    assert asv.calls == [(["^bench_", COUNTERS], False), ([_only(RESOLVE)], True)]
 
 
 def test_the_last_pooled_comparison_decides_which_benchmarks_regressed(
@@ -238,7 +293,7 @@ def test_the_last_pooled_comparison_decides_which_benchmarks_regressed(
                        pr_gate.ContinuousRun(1, _table(RESOLVE, HISTORY)),
                        pr_gate.ContinuousRun(1, _table(HISTORY)))
 
-    status = pr_gate.run_gate("main", "HEAD", 1.12, "^bench_", "m", confirm=2, runner=asv)
+    status = pr_gate.run_gate("main", "HEAD", _options(confirm=2), runner=asv)
 
     out = capsys.readouterr().out
     verdict = out[out.index("gate verdict"):]
@@ -258,7 +313,7 @@ def test_a_regression_hidden_by_a_slow_base_run_is_found_by_the_pooled_reruns(
                        pr_gate.ContinuousRun(0, _table(STALE, mark="-")),
                        pr_gate.ContinuousRun(1, _table(STALE)))
 
-    status = pr_gate.run_gate("main", "HEAD", 1.12, "^bench_", "m", confirm=2, runner=asv)
+    status = pr_gate.run_gate("main", "HEAD", _options(confirm=2), runner=asv)
 
     out = capsys.readouterr().out
     assert status == 1
@@ -273,7 +328,7 @@ def test_a_real_improvement_passes_after_its_pooled_reruns(
     improved = pr_gate.ContinuousRun(0, _table(STALE, mark="-"))
     asv = _ScriptedAsv(improved, improved, improved)
 
-    status = pr_gate.run_gate("main", "HEAD", 1.12, "^bench_", "m", confirm=2, runner=asv)
+    status = pr_gate.run_gate("main", "HEAD", _options(confirm=2), runner=asv)
 
     assert status == 0
     assert "gate verdict: PASS" in capsys.readouterr().out
@@ -292,7 +347,7 @@ def test_a_rerun_that_breaks_gives_exit_two(capsys: pytest.CaptureFixture[str]) 
     asv = _ScriptedAsv(pr_gate.ContinuousRun(1, _table(RESOLVE)),
                        pr_gate.ContinuousRun(2, failure))
 
-    status = pr_gate.run_gate("main", "HEAD", 1.12, "^bench_", "m", confirm=2, runner=asv)
+    status = pr_gate.run_gate("main", "HEAD", _options(confirm=2), runner=asv)
 
     assert status == 2
     assert "broken in the rerun" in capsys.readouterr().out
@@ -303,8 +358,95 @@ def test_without_confirmation_one_flagging_run_is_a_regression(
 ) -> None:
     asv = _ScriptedAsv(pr_gate.ContinuousRun(1, _table(STALE)))
 
-    status = pr_gate.run_gate("main", "HEAD", 1.12, "^bench_", "m", confirm=0, runner=asv)
+    status = pr_gate.run_gate("main", "HEAD", _options(confirm=0), runner=asv)
 
     assert status == 1
     assert STALE in capsys.readouterr().out
     assert len(asv.calls) == 1
+
+
+REC = "bench_recording.OutcomeRecordingInstructions.track_executed"
+RES = "bench_resolution.ResolveAndStoreInstructions.track_matching_version"
+
+
+def _counted(before: float, after: float) -> pr_gate.Figure:
+    return pr_gate.Figure("instructions", before, after)
+
+
+def test_a_counter_worse_than_its_factor_is_a_regression_without_reruns(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    figures = {REC: _counted(60_000, 63_000), RES: _counted(53_000, 53_010),
+               RESOLVE: pr_gate.Figure("seconds", 5e-6, 5.2e-6)}
+    asv = _ScriptedAsv(pr_gate.ContinuousRun(0, "BENCHMARKS NOT SIGNIFICANTLY CHANGED.",
+                                             figures))
+    summary = tmp_path / "verdict.json"
+    options = pr_gate.GateOptions(factor=1.5, counter_factor=1.02, bench="^bench_",
+                                  counter_bench=COUNTERS, machine="m", confirm=2,
+                                  summary_json=summary)
+
+    status = pr_gate.run_gate("main", "HEAD", options, runner=asv)
+
+    out = capsys.readouterr().out
+    verdict = out[out.index("gate verdict"):]
+    assert status == 1
+    assert REC in verdict and RES not in verdict and RESOLVE not in verdict
+    assert "60,000 ->       63,000  1.0500" in out
+    assert len(asv.calls) == 1  # counts are deterministic: nothing is measured again
+    written = json.loads(summary.read_text())
+    assert written["verdict"] == "regression" and written["exit_status"] == 1
+    assert written["regressed"] == [REC]
+    rows = {row["benchmark"]: row for row in written["rows"]}
+    assert rows[REC] == {"benchmark": REC, "kind": "counter", "unit": "instructions",
+                         "before": 60_000, "after": 63_000, "ratio": 1.05, "change": "worse"}
+    assert rows[RES]["change"] is None and rows[RESOLVE]["kind"] == "timing"
+
+
+def test_a_counter_within_its_factor_passes_even_when_asv_marks_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # asv marks rows with its own factor and statistics; for counters the gate's factor decides.
+    asv = _ScriptedAsv(pr_gate.ContinuousRun(1, _table(REC), {REC: _counted(60_000, 60_600)}))
+
+    status = pr_gate.run_gate("main", "HEAD", _options(confirm=2), runner=asv)
+
+    assert status == 0
+    assert "gate verdict: PASS" in capsys.readouterr().out
+    assert len(asv.calls) == 1
+
+
+def test_a_counter_better_than_its_factor_passes_and_is_reported_better(
+    tmp_path: Path,
+) -> None:
+    asv = _ScriptedAsv(pr_gate.ContinuousRun(0, "", {REC: _counted(60_000, 40_000)}))
+    summary = tmp_path / "verdict.json"
+    options = pr_gate.GateOptions(counter_bench=COUNTERS, confirm=2, summary_json=summary)
+
+    assert pr_gate.run_gate("main", "HEAD", options, runner=asv) == 0
+    written = json.loads(summary.read_text())
+    assert written["verdict"] == "pass" and written["rows"][0]["change"] == "better"
+
+
+def test_a_counter_new_on_one_side_is_shown_and_not_a_regression() -> None:
+    asv = _ScriptedAsv(pr_gate.ContinuousRun(0, "", {REC: pr_gate.Figure("instructions", None,
+                                                                          60_000)}))
+    assert pr_gate.run_gate("main", "HEAD", _options(confirm=2), runner=asv) == 0
+
+
+def test_a_broken_benchmark_writes_a_broken_summary(tmp_path: Path) -> None:
+    failure = ("[ 50.00%] ··· " + REC + "          failed\n"
+               "[ 50.00%] ···· RuntimeError: raised under callgrind\n")
+    asv = _ScriptedAsv(pr_gate.ContinuousRun(2, failure))
+    summary = tmp_path / "verdict.json"
+    options = pr_gate.GateOptions(counter_bench=COUNTERS, summary_json=summary)
+
+    assert pr_gate.run_gate("main", "HEAD", options, runner=asv) == 2
+    written = json.loads(summary.read_text())
+    assert written["verdict"] == "broken" and written["exit_status"] == 2
+    assert "raised under callgrind" in written["broken"][REC]
+
+
+def test_parameterized_results_are_named_as_asv_names_their_rows() -> None:
+    assert pr_gate._param_names([]) == [""]
+    assert pr_gate._param_names([["2", "64"]]) == ["2", "64"]
+    assert pr_gate._param_names([["1", "2"], ["'a'"]]) == ["1, 'a'", "2, 'a'"]
