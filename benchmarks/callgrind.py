@@ -22,6 +22,7 @@ a seeded generator (request ids and id prefixes are otherwise random strings).
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import importlib
 import importlib.util
@@ -35,7 +36,8 @@ import sys
 import tempfile
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -158,21 +160,71 @@ class InstructionCounter:
         return int(entry["instructions"])
 
 
-def run_counter_child(bench_dir: Path, *, python: str = sys.executable,
-                      calls: int = COUNTED_CALLS, warmup: int = WARMUP_CALLS,
-                      keys: list[str] | None = None) -> dict[str, Any]:
+STAGE = Path(tempfile.gettempdir()) / "governance-callgrind"
+# The child starts from -c, not from the script's path: Python puts the real path of a script's
+# folder at the head of sys.path, which differs from one checkout to another.
+_BOOT = "import runpy, sys; sys.path.pop(0); runpy.run_path(sys.argv[1], run_name='__main__')"
+"""Fixed paths the child runs from (see ``_staged``)."""
+
+
+@contextmanager
+def _staged(bench_dir: Path) -> Iterator[tuple[str, Path]]:
+    """The interpreter, the suite and this file, seen through symlinks at fixed paths, one
+    counting run at a time (a file lock).
+
+    What the child sees shapes its heap: the interpreter's prefix, the suite's folder, its
+    arguments and environment are strings it allocates and hashes at start-up, and a different
+    heap layout moves later counts by a few hundred instructions per call. Through fixed paths,
+    a clone of the repository elsewhere, or an asv environment in another folder, counts the
+    same as the main job's.
+    """
+    STAGE.mkdir(exist_ok=True)
+    with open(STAGE / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        executable = Path(sys.executable)
+        try:
+            relative = executable.relative_to(sys.prefix)
+        except ValueError:  # an interpreter outside its prefix: run it where it is
+            relative = None
+        for name, target in (("env", Path(sys.prefix)), ("benchmarks", bench_dir.resolve()),
+                             ("callgrind.py", Path(__file__).resolve())):
+            link, spare = STAGE / name, STAGE / f"{name}.new"
+            spare.unlink(missing_ok=True)
+            spare.symlink_to(target)
+            os.replace(spare, link)
+        python = str(STAGE / "env" / relative) if relative else str(executable)
+        yield python, STAGE / "benchmarks"
+
+
+def run_counter_child(bench_dir: Path, *, calls: int = COUNTED_CALLS,
+                      warmup: int = WARMUP_CALLS, keys: list[str] | None = None
+                      ) -> dict[str, Any]:
     """Run the counting child under callgrind and turn its dump files into per-call counts."""
-    with tempfile.TemporaryDirectory(prefix="callgrind-") as tmp:
-        out, manifest = Path(tmp) / "callgrind.out", Path(tmp) / "manifest.json"
+    with tempfile.TemporaryDirectory(prefix="callgrind-") as tmp, \
+            _staged(bench_dir) as (python, suite):
+        out, manifest = Path(tmp) / "callgrind.out", STAGE / "manifest.json"
+        manifest.unlink(missing_ok=True)
+        child = [python, "-c", _BOOT, str(STAGE / "callgrind.py"), "--child", str(suite),
+                 str(manifest)]
         command = [
             "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
             "--dump-before=getppid", "--dump-instr=no", "--collect-jumps=no", "--quiet",
-            python, __file__, "--child", str(bench_dir), str(manifest),
-            str(calls), str(warmup), *(keys or []),
+            *child, str(calls), str(warmup), *(keys or []),
         ]
-        env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
-        env.pop("PYTHONMALLOC", None)
-        done = subprocess.run(command, capture_output=True, text=True, env=env,
+        # A fixed, minimal environment: asv's variables (commit hashes, folders) would otherwise
+        # differ from commit to commit and shift the heap.
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8",
+               "PYTHONHASHSEED": "0", "PYTHONNOUSERSITE": "1",
+               "PYTHONPYCACHEPREFIX": str(STAGE / "pycache")}
+        # One call of every scenario without valgrind first, which leaves every module the
+        # child imports compiled, through the fixed paths, in a cache of its own: a module
+        # compiled during the counted run, or loaded from a cache written under another path,
+        # would leave a different heap behind.
+        subprocess.run([*child, "1", "0", *(keys or [])], env=env, cwd="/",
+                       capture_output=True, timeout=CHILD_TIMEOUT)
+        manifest.unlink(missing_ok=True)
+        done = subprocess.run(command, capture_output=True, text=True,
+                              env={**env, "PYTHONDONTWRITEBYTECODE": "1"}, cwd="/",
                               timeout=CHILD_TIMEOUT)
         if done.returncode != 0 or not manifest.exists():
             raise RuntimeError(f"the callgrind child failed (exit {done.returncode}):\n"
@@ -244,7 +296,6 @@ def count_in_child(bench_dir: Path, manifest: Path, calls: int, warmup: int,
                    keys: list[str]) -> None:
     """The child's work (see the module docstring); writes the dump number of each section."""
     _seed_uuids()
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != bench_dir]
     _load_suite(bench_dir)
     sections: dict[str, Any] = {}
     dump = 0
@@ -292,7 +343,7 @@ def count_in_child(bench_dir: Path, manifest: Path, calls: int, warmup: int,
     manifest.write_text(json.dumps(sections))
 
 
-if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--child":
-    _dir, _manifest, _calls, _warmup, *_keys = sys.argv[2:]
+if __name__ == "__main__" and "--child" in sys.argv:
+    _dir, _manifest, _calls, _warmup, *_keys = sys.argv[sys.argv.index("--child") + 1:]
     count_in_child(Path(_dir), Path(_manifest), int(_calls), int(_warmup),
                    _keys or list(COUNTED))

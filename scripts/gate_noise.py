@@ -6,7 +6,10 @@ shown, and the after/before ratio of every gated benchmark is collected. The rep
 benchmark's largest ratio over the runs, and the overall spread, from which the gate's factor is
 chosen (README, "The PR gate").
 
-Usage: python scripts/gate_noise.py [BASE] [--runs N] [--json OUT]
+With ``--load``, every run happens while a load generator keeps every core busy
+(``cpu_load.py``): the spread a gate run on a busy machine sees.
+
+Usage: python scripts/gate_noise.py [BASE] [--runs N] [--load] [--json OUT]
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ import re
 import subprocess
 import sys
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
+from cpu_load import saturated_cpus  # noqa: E402
 from pr_gate import DEFAULT_BENCH  # noqa: E402
 
 
@@ -51,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("base", nargs="?", default="main")
     parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--load", action="store_true",
+                        help="keep every core busy with a load generator during each run")
     parser.add_argument("--json", type=Path, help="write the per-run ratios here")
     args = parser.parse_args(argv)
 
@@ -71,11 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "COLUMNS": "240"}
         runs: list[dict[str, float]] = []
         for index in range(args.runs):
-            result = subprocess.run(
-                [sys.executable, "-m", "asv", "continuous", "--config", config,
-                 "--machine", os.environ.get("ASV_MACHINE", "governance-2vcpu"),
-                 "--factor", "1", "--no-only-changed", "-b", DEFAULT_BENCH, base, head],
-                cwd=clone, env=env, capture_output=True, text=True)
+            with saturated_cpus(1200) if args.load else nullcontext():
+                result = subprocess.run(
+                    [sys.executable, "-m", "asv", "continuous", "--config", config,
+                     "--machine", os.environ.get("ASV_MACHINE", "governance-2vcpu"),
+                     "--factor", "1", "--no-only-changed", "-b", DEFAULT_BENCH, base, head],
+                    cwd=clone, env=env, capture_output=True, text=True)
             ratios = parse_ratios(result.stdout)
             if not ratios:
                 print(result.stdout[-3000:], result.stderr[-3000:])
