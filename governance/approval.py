@@ -38,7 +38,8 @@ from governance.requests import (
     PendingReason,
     RequestDecision,
     RequestStatus,
-    append_decisions,
+    held_claim,
+    next_snapshot,
 )
 from governance.store import RequestStore
 
@@ -215,11 +216,11 @@ _REJECTED_BY_APPROVAL: dict[str, Any] = {"status": RequestStatus.REJECTED, "pend
 def _decided(request: MutationRequest, requirements: Sequence[ApprovalRequirement],
              decisions: Sequence[RequestDecision],
              lifecycle_changes: Mapping[str, Any]) -> MutationRequest:
-    """The next snapshot of ``request`` after an approval action: its requirements replaced,
-    ``decisions`` appended, its lifecycle edited by ``lifecycle_changes``."""
-    return evolve(request, approval_requirements=tuple(requirements),
-                  decisions=append_decisions(request.decisions, *decisions),
-                  lifecycle=evolve(request.lifecycle, **lifecycle_changes))
+    """The next snapshot of ``request`` after an approval action (``next_snapshot``): its
+    requirements replaced, ``decisions`` appended, its lifecycle edited by
+    ``lifecycle_changes``."""
+    return next_snapshot(request, decisions, lifecycle_changes=lifecycle_changes,
+                         approval_requirements=tuple(requirements))
 
 
 def _requirement_decided(requirement: ApprovalRequirement, status: ApprovalRequirementStatus,
@@ -325,7 +326,7 @@ class ApprovalWorkflowManager:
                 request_id, f"it is {status.name}{waiting}, not PENDING for APPROVAL")
         if not loaded.approval_requirements:
             raise InvalidApprovalWorkflowStateError(request_id, "it has no approval requirements")
-        claim = loaded.execution.claim
+        claim = held_claim(loaded)
         if claim is not None:
             # As for lifecycle transitions: a claimed request belongs to the execution that
             # claimed it until that execution records its outcome.
@@ -540,7 +541,7 @@ class ApprovalWorkflowManager:
             raise MissingArgumentError("an approval expiry sweep needs the sweeper's context")
         rejected: list[MutationRequest] = []
         for request in self._store.get_pending_approvals_due(now):
-            if request.execution.claim is not None:
+            if held_claim(request) is not None:
                 continue
             due = [i for i, r in enumerate(request.approval_requirements)
                    if r.status == ApprovalRequirementStatus.PENDING

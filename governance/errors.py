@@ -9,6 +9,7 @@ The tree::
     ├── MissingArgumentError (TypeError)       a required collaborator or value is None
     ├── InvalidOperationError (RuntimeError)   an action that the current state refuses
     │   ├── RequestNotExecutableError          execute_approved on a request that is not APPROVED
+    │   ├── RequestClaimedError                a write to a request another execution claimed
     │   ├── InvalidApprovalActionError         decided twice, wrong actor, wrong step
     │   ├── InvalidApprovalWorkflowStateError  approval action on a request not pending approval
     │   ├── ApprovalRequirementExpiredError    decision on an expired approval requirement
@@ -67,6 +68,23 @@ class RequestNotExecutableError(InvalidOperationError):
         if detail:
             message = f"request '{request_id}' cannot be executed: {detail}"
         super().__init__(message)
+
+
+class RequestClaimedError(InvalidOperationError):
+    """A change to a request that a governed execution has claimed and not yet finished.
+
+    Until that execution records its outcome, it is the only writer of the request: any other
+    change (a resolution, a lifecycle transition, an approval action, a link) is refused, and
+    the stored request is left exactly as it was.
+    """
+
+    def __init__(self, request_id: str, claim_id: str, action: str | None = None) -> None:
+        doing = f" {action}" if action else " changed"
+        super().__init__(
+            f"request '{request_id}' cannot be{doing}: execution '{claim_id}' has claimed it "
+            "and is the only writer until it records its outcome")
+        self.request_id = request_id
+        self.claim_id = claim_id
 
 
 class InvalidApprovalActionError(InvalidOperationError):
@@ -276,6 +294,7 @@ __all__ = [
     "PolicyEvaluationTimeoutError",
     "PolicyViolationError",
     "RequestAlreadyExistsError",
+    "RequestClaimedError",
     "RequestConcurrencyError",
     "RequestNotExecutableError",
     "RequestNotFoundError",

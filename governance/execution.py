@@ -26,6 +26,7 @@ from governance.errors import (
     InvalidOperationError,
     MissingArgumentError,
     RequestConcurrencyError,
+    RequestNotExecutableError,
     RequestNotFoundError,
 )
 from governance.requests import (
@@ -39,6 +40,8 @@ from governance.requests import (
     RequestDecision,
     RequestStatus,
     compensation_metadata,
+    lifecycle_changes,
+    next_snapshot,
     owned_decision,
 )
 from governance.resolution import (
@@ -68,14 +71,41 @@ class Engine(Protocol):
         ...
 
 
+def governed_compensation_facts(plan: CompensationPlan | None) -> dict[str, Any]:
+    """The ``GovernanceCompensation`` facts a governed mutation hands to the engine (empty
+    without a plan), under the keys of the reference library, so that audit readers written for
+    it find them: ``OriginalRequestId``, ``Kind``, ``Trigger``, and ``BatchId`` /
+    ``RelatedRequestIds`` / ``Reason`` when the plan has them.
+
+    Decision metadata on the request keeps its own keys (``compensation_metadata``:
+    ``CompensationKind``, ``CompensationTrigger``...).
+    """
+    if plan is None:
+        return {}
+    data: dict[str, Any] = {
+        "OriginalRequestId": plan.original_request_id,
+        "Kind": plan.kind.name,
+        "Trigger": plan.trigger.name,
+    }
+    if plan.batch_id:
+        data["BatchId"] = plan.batch_id
+    if plan.related_request_ids:
+        data["RelatedRequestIds"] = list(plan.related_request_ids)
+    if plan.reason:
+        data["Reason"] = plan.reason
+    return data
+
+
 class GovernedMutation(Generic[TState]):
     """A mutation wrapped with the governance facts of its request.
 
     The intent takes the request's blast radius (falling back to the mutation's), the union of
     tags, and the request's intent metadata plus ``GovernanceRequestId`` and
-    ``GovernanceExecutionKind``. The context defaults ``state_id`` to the request's state and
-    ``correlation_id`` to the request id, and carries the same governance keys, so they reach the
-    engine's audit and history entries. ``apply``/``validate``/``simulate`` delegate.
+    ``GovernanceExecutionKind`` (and ``GovernanceCompensation``, see
+    ``governed_compensation_facts``, for a compensation). The context defaults ``state_id`` to
+    the request's state and ``correlation_id`` to the request id, and carries the same
+    governance keys, so they reach the engine's audit and history entries.
+    ``apply``/``validate``/``simulate`` delegate.
     """
 
     __slots__ = ("_context", "_inner", "_intent", "request")
@@ -90,7 +120,7 @@ class GovernedMutation(Generic[TState]):
         execution = request.execution
         kind = _KIND_NAMES[execution.kind]
         plan = execution.compensation
-        compensation = compensation_metadata(plan)
+        compensation = governed_compensation_facts(plan)
         request_id = request.request_id
         inner_intent = inner.intent
         request_intent = request.payload.intent
@@ -194,15 +224,17 @@ def _blank(value: str | None) -> bool:
     return value is None or not str(value).strip()
 
 
-_TERMINAL_REJECTED: dict[str, Any] = {"status": RequestStatus.REJECTED, "pending_reason": None}
-_TERMINAL_EXECUTED: dict[str, Any] = {"status": RequestStatus.EXECUTED, "pending_reason": None}
+_TERMINAL_REJECTED = lifecycle_changes(status=RequestStatus.REJECTED, pending_reason=None)
+_TERMINAL_EXECUTED = lifecycle_changes(status=RequestStatus.EXECUTED, pending_reason=None)
 
 
 class OutcomeRecorder:
     """Records the terminal outcome of a governed execution on its claimed request.
 
     Each method appends one lifecycle decision and persists the snapshot through the store's
-    compare-and-set against the claimed revision.
+    compare-and-set against the claimed revision. The snapshot is built by ``next_snapshot`` as
+    the owner of the request's claim: the execution that holds the claim is the only writer
+    of its request, so its outcome is the next write.
     """
 
     def __init__(self, store: RequestStore, *, clock: Clock | None = None) -> None:
@@ -229,8 +261,8 @@ class OutcomeRecorder:
                              **compensation_metadata(execution.compensation)}
         decision = owned_decision(_REJECTED_TYPE, context, reason, decision_metadata,
                                   self._clock())
-        rejected = claimed.with_decision(decision, lifecycle_changes=_TERMINAL_REJECTED,
-                                         side_effects=side_effects)
+        rejected = next_snapshot(claimed, (decision,), owner=execution.claim,
+                                 lifecycle_changes=_TERMINAL_REJECTED, side_effects=side_effects)
         return self._store.store_next(rejected, claimed.revision)
 
     def record_refused(
@@ -278,9 +310,9 @@ class OutcomeRecorder:
             resulting_state_version=resulting_state_version,
             executed_at=decision.timestamp,
         )
-        executed = claimed.with_decision(decision, lifecycle_changes=_TERMINAL_EXECUTED,
-                                         versioning=versioning,
-                                         side_effects=tuple(result.side_effects))
+        executed = next_snapshot(claimed, (decision,), owner=execution.claim,
+                                 lifecycle_changes=_TERMINAL_EXECUTED, versioning=versioning,
+                                 side_effects=tuple(result.side_effects))
         return self._store.store_next(executed, claimed.revision)
 
     def record_resolution(self, resolution: VersionResolution, expected_revision: int
@@ -366,18 +398,30 @@ class GovernanceExecutionManager:
         Raises:
             InvalidArgumentError: blank ``request_id``, or no current state version.
             MissingArgumentError: ``mutation`` or ``governance_context`` is None.
+            InvalidArgumentError: ``mutation`` is not a usable mutation; an explicit
+                ``current_state_version`` that is not a string.
             RequestNotFoundError: no such request, or, for a compensation, no such original
                 request (checked before anything runs).
-            RequestNotExecutableError: the request is not APPROVED, or is already claimed.
+            RequestNotExecutableError: the request is not APPROVED, or is already claimed, or
+                it is a compensation whose original is not in a terminal status.
             RequestConcurrencyError: another writer changed the request first; nothing ran.
             InvalidOperationError: the new state has no version; the request is recorded
                 REJECTED.
-            Exception: whatever the engine raised, after the request was recorded REJECTED.
+            BaseException: whatever the engine raised (a ``KeyboardInterrupt`` out of ``apply``
+                included), after the request was recorded REJECTED, with a note naming the
+                request.
+
+        A request claimed by this call is never left claimed: every way out of it after the
+        claim records a terminal outcome first. A mutation that is not usable (no
+        ``MutationIntent`` intent, no ``MutationContext`` context, metadata None, no
+        ``apply``) is refused before the claim, and so is a compensation whose original has not
+        finished.
         """
         if _blank(request_id):
             raise InvalidArgumentError("executing a request needs a non-blank request id")
         if mutation is None:
             raise MissingArgumentError(f"executing request '{request_id}' needs a mutation")
+        _check_mutation(request_id, mutation)
         if governance_context is None:
             raise MissingArgumentError(
                 f"executing request '{request_id}' needs a governance context")
@@ -386,6 +430,10 @@ class GovernanceExecutionManager:
             # as an int is compared and recorded as its text.
             state_version = getattr(current_state, "version", None)
             current_state_version = None if state_version is None else str(state_version)
+        elif type(current_state_version) is not str:
+            raise InvalidArgumentError(
+                f"executing request '{request_id}' needs a string current state version, not "
+                f"{current_state_version!r}")
         if _blank(current_state_version):
             raise InvalidArgumentError(
                 f"executing request '{request_id}' needs the current state version: pass "
@@ -400,17 +448,25 @@ class GovernanceExecutionManager:
         if not resolution.outcome.executes:
             return self._result(claimed, resolution, None, None)
 
-        governed: GovernedMutation[TState] = GovernedMutation(mutation, claimed)
+        # From here the request is claimed: whatever happens, an outcome is recorded before
+        # this call returns or raises, so the request is never left claimed.
         try:
+            governed: GovernedMutation[TState] = GovernedMutation(mutation, claimed)
             result = self._engine.execute(governed, current_state)
-        except Exception as exc:
-            self._recorder.record_rejected(
-                claimed, governance_context,
-                f"The engine raised {type(exc).__name__}: {exc}",
-                {"CurrentStateVersion": current_state_version,
-                 "ExecutionFailureType": type(exc).__name__},
-                (),
-            )
+        except BaseException as exc:
+            # BaseException too: a KeyboardInterrupt or SystemExit out of ``apply`` must not
+            # leave the request claimed for good.
+            try:
+                self._recorder.record_rejected(
+                    claimed, governance_context,
+                    f"The engine raised {type(exc).__name__}: {exc}",
+                    {"CurrentStateVersion": current_state_version,
+                     "ExecutionFailureType": type(exc).__name__},
+                    (),
+                )
+            finally:
+                exc.add_note(f"governed execution of request '{request_id}': recorded "
+                             "REJECTED after the engine raised")
             raise
 
         if not result.is_success or result.new_state is None:
@@ -449,8 +505,20 @@ class GovernanceExecutionManager:
         if loaded is None or loaded.execution.kind is not _COMPENSATION:
             return
         plan = loaded.execution.compensation
-        if plan is not None and self._store.get(plan.original_request_id) is None:
+        if plan is None:
+            return
+        original = self._store.get(plan.original_request_id)
+        if original is None:
             raise RequestNotFoundError(plan.original_request_id)
+        status = original.lifecycle.status
+        if not status.is_terminal:
+            # Only an outcome is compensated. An original still on its way may be claimed by
+            # its own execution, the only writer it then has: the link-back would have to
+            # write to it. A finished original is never claimed again.
+            raise RequestNotExecutableError(
+                request_id, loaded.lifecycle.status.name,
+                f"it compensates request '{plan.original_request_id}', which is "
+                f"{status.name}; only a request in a terminal status is compensated")
 
     def _link_compensated_original(
         self, compensation: MutationRequest, context: MutationContext, resulting: str
@@ -506,6 +574,24 @@ class GovernanceExecutionManager:
         execution = request.execution
         return _execution_result(request, resolution, mutation_result, resulting is not None,
                                  resulting, execution.kind, execution.compensation)
+
+
+def _check_mutation(request_id: str, mutation: Any) -> None:
+    """Refuse, before anything is claimed, what the governed wrapper cannot use: a mutation
+    needs a ``MutationIntent`` and a ``MutationContext``, each with a metadata mapping."""
+    try:
+        intent = mutation.intent
+        context = mutation.context
+    except AttributeError:
+        intent = context = None
+    if not isinstance(intent, MutationIntent) or not isinstance(context, MutationContext):
+        raise InvalidArgumentError(
+            f"executing request '{request_id}' needs a mutation (an intent, a context and "
+            f"apply/validate/simulate); got {type(mutation).__name__}")
+    if intent.metadata is None or context.metadata is None:
+        raise InvalidArgumentError(
+            f"executing request '{request_id}': the mutation's intent and context need "
+            "metadata mappings, not None")
 
 
 def _read_version(state: Any) -> str:

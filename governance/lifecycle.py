@@ -10,9 +10,9 @@ from governance._clock import Clock, utc_now
 from governance.core.context import MutationContext
 from governance.errors import (
     InvalidArgumentError,
-    InvalidOperationError,
     InvalidTransitionError,
     MissingArgumentError,
+    RequestClaimedError,
 )
 from governance.requests import (
     LifecycleDecision,
@@ -20,6 +20,7 @@ from governance.requests import (
     PendingReason,
     RequestDecision,
     RequestStatus,
+    held_claim,
 )
 from governance.store import RequestStore
 
@@ -102,14 +103,13 @@ class LifecycleManager:
         current = loaded.lifecycle.status
         if not can_transition(current, target):
             raise InvalidTransitionError(request_id, current, target)
-        claim = loaded.execution.claim
+        claim = held_claim(loaded)
         if claim is not None:
             # A claimed request belongs to the governed execution that claimed it until that
             # execution records its outcome; a transition now (say a cancel while the engine
-            # runs) would record CANCELED for a mutation that was applied.
-            raise InvalidOperationError(
-                f"request '{request_id}' is claimed by execution '{claim.claim_id}' and cannot "
-                f"move to {target.name} until that execution records its outcome")
+            # runs) would record CANCELED for a mutation that was applied. ``next_snapshot``
+            # refuses it too; checked here first to name the transition.
+            raise RequestClaimedError(request_id, claim.claim_id, f"moved to {target.name}")
         decision = RequestDecision.lifecycle(
             _DECISION_FOR[target], context, reason, metadata, timestamp=self._clock())
         return self._store.store_next(
@@ -133,7 +133,8 @@ class LifecycleManager:
             MissingArgumentError: ``pending_reason`` or ``context`` is None.
             RequestNotFoundError: no such request.
             InvalidTransitionError: the table refuses the move.
-            InvalidOperationError: a governed execution has claimed the request.
+            RequestClaimedError: a running governed execution holds the request (an
+                ``InvalidOperationError``).
             RequestConcurrencyError: another writer changed the request first.
         """
         if pending_reason is None:
@@ -194,7 +195,9 @@ class LifecycleManager:
     def expire_due_requests(self, now: datetime, context: MutationContext) -> list[MutationRequest]:
         """Expire every PENDING request whose deadline is at or before ``now``.
 
-        Returns the expired snapshots. A concurrency conflict aborts the sweep with
+        Returns the expired snapshots. Requests held by a running governed execution (a
+        revalidation puts a claimed request back to PENDING with its deadline) are skipped: the
+        execution records their outcome. A concurrency conflict aborts the sweep with
         ``RequestConcurrencyError``; requests expired before it stay expired.
         """
         if now is None:
@@ -203,6 +206,8 @@ class LifecycleManager:
             raise MissingArgumentError("an expiry sweep needs the sweeper's context")
         expired = []
         for request in self._store.get_pending_due(now):
+            if held_claim(request) is not None:
+                continue
             deadline = request.lifecycle.expires_at
             assert deadline is not None
             expired.append(self.expire(

@@ -1,8 +1,10 @@
 """The governed request aggregate: ``MutationRequest``, its parts, and its decision history.
 
-A request is a frozen pydantic model. Every change produces a new snapshot through
-``model_copy(update=...)``, which does not re-validate: the request was validated once at the
-boundary, and internal copies only assemble already-valid parts.
+A request is a frozen pydantic model, validated once at the boundary (its factories, JSON, the
+store's ``create``). Every change produces a new snapshot through ``next_snapshot``, the one
+place that enforces the rules every change obeys (only the execution holding a claim writes its
+request, valid lifecycle values, timezone-aware instants, revision + 1); it assembles
+already-valid parts without re-validating them through pydantic.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ from governance._models import assemble
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.effects import SideEffect
 from governance.core.policies import PolicyRequirement
-from governance.errors import InvalidArgumentError, InvalidOperationError, MissingArgumentError
+from governance.errors import (
+    InvalidArgumentError,
+    InvalidOperationError,
+    MissingArgumentError,
+    RequestClaimedError,
+)
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -594,21 +601,10 @@ class MutationRequest(BaseModel):
 
         ``lifecycle_changes`` edits lifecycle fields (``status``, ``pending_reason``...) in the
         same copy; ``updates`` may replace whole detail records (``versioning=...``), including
-        ``lifecycle``, to which ``lifecycle_changes`` then apply.
+        ``lifecycle``, to which ``lifecycle_changes`` then apply. Built by ``next_snapshot``,
+        whose rules it obeys (a request claimed by a running execution is refused).
         """
-        # ``evolve`` twice, written out: this runs on every recorded decision.
-        lifecycle = updates.pop("lifecycle", None) or self.lifecycle
-        values = self.__dict__.copy()
-        if updates:
-            values.update(updates)
-        lifecycle_values = lifecycle.__dict__.copy()
-        lifecycle_values["updated_at"] = decision.timestamp
-        if lifecycle_changes:
-            lifecycle_values.update(lifecycle_changes)
-        values["lifecycle"] = assemble(type(lifecycle), lifecycle_values)
-        values["decisions"] = append_decisions(self.decisions, decision)
-        values["revision"] = self.revision + 1
-        return assemble(type(self), values)
+        return next_snapshot(self, (decision,), lifecycle_changes=lifecycle_changes, **updates)
 
     # -- factories ---------------------------------------------------------------------------
 
@@ -877,3 +873,192 @@ def _check_request_inputs(state_id: str, intent: MutationIntent, context: Mutati
         raise MissingArgumentError("a request needs the requester's context")
     if state_id is None or not str(state_id).strip():
         raise InvalidArgumentError("a request needs a non-blank state id")
+
+
+# -- the rules every change of a request obeys -------------------------------------------------
+
+_FIRST_TERMINAL = RequestStatus.REJECTED
+_APPROVED = RequestStatus.APPROVED
+_FULFILLED_APPROVALS = frozenset({ApprovalRequirementStatus.APPROVED,
+                                  ApprovalRequirementStatus.SATISFIED})
+
+
+def _aware(value: Any) -> bool:
+    return isinstance(value, datetime) and value.utcoffset() is not None
+
+
+def _aware_or_none(value: Any) -> bool:
+    return value is None or (isinstance(value, datetime) and value.utcoffset() is not None)
+
+
+_LIFECYCLE_RULES: dict[str, tuple[Any, str]] = {
+    "status": (lambda v: type(v) is RequestStatus, "a RequestStatus"),
+    "pending_reason": (lambda v: v is None or type(v) is PendingReason,
+                       "a PendingReason or None"),
+    "expires_at": (_aware_or_none, "a timezone-aware datetime or None"),
+    "created_at": (_aware, "a timezone-aware datetime"),
+    "updated_at": (_aware, "a timezone-aware datetime"),
+}
+
+
+class LifecycleChanges(dict[str, Any]):
+    """Lifecycle edits whose values were checked when they were built (``lifecycle_changes``):
+    ``next_snapshot`` applies them without checking them again. The runtime's own edits (the
+    terminal outcomes, the resolution outcomes) are built once, at import."""
+
+    __slots__ = ()
+
+
+def _check_lifecycle_changes(request_id: str | None, changes: Mapping[str, Any]) -> None:
+    for key, value in changes.items():
+        rule = _LIFECYCLE_RULES.get(key)
+        if rule is None or not rule[0](value):
+            expected = rule[1] if rule is not None else "no lifecycle field"
+            where = f"request '{request_id}': " if request_id is not None else ""
+            raise InvalidArgumentError(
+                f"{where}lifecycle {key} cannot be {value!r}; expected {expected}")
+
+
+def lifecycle_changes(**changes: Any) -> LifecycleChanges:
+    """Checked lifecycle edits (see ``LifecycleChanges``).
+
+    Raises:
+        InvalidArgumentError: a value breaks the lifecycle rules.
+    """
+    _check_lifecycle_changes(None, changes)
+    return LifecycleChanges(changes)
+
+
+def held_claim(request: MutationRequest) -> ExecutionClaim | None:
+    """The claim of the governed execution that is running ``request``, if one is.
+
+    A claim is held from the moment resolution sets it until the execution records its
+    outcome; a request in a terminal status keeps its claim as the record of the execution that
+    finished it, but no longer holds it.
+    """
+    claim = request.execution.claim
+    if claim is not None and request.lifecycle.status < _FIRST_TERMINAL:
+        return claim
+    return None
+
+
+def _pending_approvals(requirements: Sequence[ApprovalRequirement]) -> list[str]:
+    return [f"'{r.approval_id}' ({r.status.name})" for r in requirements
+            if r.status not in _FULFILLED_APPROVALS]
+
+
+def next_snapshot(
+    current: MutationRequest,
+    decisions: Sequence[RequestDecision],
+    *,
+    owner: ExecutionClaim | None = None,
+    lifecycle_changes: Mapping[str, Any] | None = None,
+    touch: bool = True,
+    **updates: Any,
+) -> MutationRequest:
+    """The next snapshot of ``current``: the one place every change of a request is built.
+
+    Every writer of the runtime (lifecycle, approval, resolution, execution, the link of a
+    compensation) builds its snapshot here, so each obeys the same rules:
+
+    - a request held by a running execution (``held_claim``) is changed only by that execution,
+      which passes its claim as ``owner``; anyone else gets ``RequestClaimedError``;
+    - ``decisions`` are appended, and each is timestamped with a timezone-aware instant;
+    - ``lifecycle_changes`` hold valid values (a ``RequestStatus``, a ``PendingReason`` or
+      None, timezone-aware instants), and a request with approval requirements becomes
+      APPROVED only when every one of them is APPROVED or SATISFIED;
+    - ``updated_at`` becomes the last decision's timestamp (unless ``touch`` is False), and
+      ``revision`` is one above ``current``'s, which is what the store's compare-and-set gives
+      it.
+
+    ``updates`` replace whole fields (``versioning=...``, ``approval_requirements=...``, or
+    ``lifecycle``, to which ``lifecycle_changes`` then apply). Nothing is re-validated through
+    pydantic: the parts come from valid snapshots and the checks above.
+
+    Raises:
+        RequestClaimedError: another execution holds the request.
+        InvalidArgumentError: a decision timestamp or a lifecycle value breaks the rules.
+        InvalidOperationError: APPROVED while an approval requirement is not fulfilled.
+    """
+    claim = current.execution.claim
+    if claim is not None and claim is not owner and current.lifecycle.status < _FIRST_TERMINAL:
+        raise RequestClaimedError(current.request_id, claim.claim_id)
+    for decision in decisions:
+        if decision.timestamp.tzinfo is None:
+            raise InvalidArgumentError(
+                f"request '{current.request_id}': the {decision.type.code} decision has a "
+                "timestamp without a timezone; every instant must be timezone-aware")
+    values = current.__dict__.copy()
+    if updates:
+        values.update(updates)
+    if touch or lifecycle_changes:
+        lifecycle_values = values["lifecycle"].__dict__.copy()
+        if touch:
+            lifecycle_values["updated_at"] = decisions[-1].timestamp
+        if lifecycle_changes:
+            if type(lifecycle_changes) is not LifecycleChanges:
+                _check_lifecycle_changes(current.request_id, lifecycle_changes)
+            lifecycle_values.update(lifecycle_changes)
+            if lifecycle_values["status"] is _APPROVED:
+                pending = _pending_approvals(values["approval_requirements"])
+                if pending:
+                    raise InvalidOperationError(
+                        f"request '{current.request_id}' cannot be APPROVED while approval "
+                        f"requirement(s) {', '.join(pending)} are not fulfilled; they are "
+                        "decided through the approval workflow")
+        values["lifecycle"] = assemble(RequestLifecycle, lifecycle_values)
+    values["decisions"] = append_decisions(current.decisions, *decisions)
+    values["revision"] = current.revision + 1
+    return assemble(MutationRequest, values)
+
+
+def check_snapshot(request: MutationRequest) -> None:
+    """Check a snapshot that enters a store from outside the runtime (``create``).
+
+    The rules are those ``next_snapshot`` enforces on every change: a non-blank string id; a
+    ``RequestStatus``; a ``PendingReason`` or None; timezone-aware instants (lifecycle,
+    decisions, approval requirements, versioning, claim, links); no claim held (a new request
+    has no running execution); APPROVED only with every approval requirement fulfilled.
+
+    Raises:
+        InvalidArgumentError: the snapshot breaks one of them (the message names it).
+    """
+    request_id = request.request_id
+    if not isinstance(request_id, str) or not request_id.strip():
+        raise InvalidArgumentError(f"a stored request needs a non-blank string id, not "
+                                   f"{request_id!r}")
+
+    def refuse(detail: str) -> InvalidArgumentError:
+        return InvalidArgumentError(f"request '{request_id}' cannot be stored: {detail}")
+
+    lifecycle = request.lifecycle
+    for key, (rule, expected) in _LIFECYCLE_RULES.items():
+        value = getattr(lifecycle, key, None)
+        if not rule(value):
+            raise refuse(f"its lifecycle {key} is {value!r}; expected {expected}")
+    instants: list[tuple[str, Any]] = [
+        (f"decision {i} ({d.type.code})", d.timestamp) for i, d in enumerate(request.decisions)]
+    for requirement in request.approval_requirements:
+        instants.append((f"approval '{requirement.approval_id}' expires_at",
+                         requirement.expires_at))
+        instants.append((f"approval '{requirement.approval_id}' decided_at",
+                         requirement.decided_at))
+    instants.append(("versioning executed_at", request.versioning.executed_at))
+    execution = request.execution
+    if execution.claim is not None:
+        instants.append(("claim claimed_at", execution.claim.claimed_at))
+    instants.extend((f"link to '{link.request_id}'", link.linked_at)
+                    for link in execution.related_executions)
+    for label, value in instants:
+        if not _aware_or_none(value):
+            raise refuse(f"its {label} is {value!r}, not a timezone-aware datetime")
+    if held_claim(request) is not None:
+        assert execution.claim is not None
+        raise refuse(f"it is {lifecycle.status.name} and claimed by execution "
+                     f"'{execution.claim.claim_id}'; a claim is only taken by resolution, "
+                     "before the engine runs")
+    if lifecycle.status is _APPROVED:
+        pending = _pending_approvals(request.approval_requirements)
+        if pending:
+            raise refuse(f"it is APPROVED while approval requirement(s) {', '.join(pending)} "
+                         "are not fulfilled")

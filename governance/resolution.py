@@ -25,16 +25,17 @@ from governance.requests import (
     PendingReason,
     RequestStatus,
     VersionResolutionDecision,
-    append_decisions,
+    lifecycle_changes,
+    next_snapshot,
     owned_decision,
 )
 from governance.store import RequestStore
 
-_REJECTED: dict[str, Any] = {"status": RequestStatus.REJECTED, "pending_reason": None}
-_PENDING_APPROVAL: dict[str, Any] = {"status": RequestStatus.PENDING,
-                                     "pending_reason": PendingReason.APPROVAL}
-_PENDING_REVALIDATION: dict[str, Any] = {"status": RequestStatus.PENDING,
-                                         "pending_reason": PendingReason.REVALIDATION}
+_REJECTED = lifecycle_changes(status=RequestStatus.REJECTED, pending_reason=None)
+_PENDING_APPROVAL = lifecycle_changes(status=RequestStatus.PENDING,
+                                      pending_reason=PendingReason.APPROVAL)
+_PENDING_REVALIDATION = lifecycle_changes(status=RequestStatus.PENDING,
+                                          pending_reason=PendingReason.REVALIDATION)
 
 _VALIDATED = DecisionType.version_resolution(VersionResolutionDecision.VALIDATED)
 
@@ -132,8 +133,10 @@ class VersionResolver:
 
         Raises:
             MissingArgumentError: ``request`` or ``context`` is None.
-            InvalidArgumentError: ``current_state_version`` is blank, or ``strategy`` is unknown.
+            InvalidArgumentError: ``current_state_version`` is blank or not a string, or
+                ``strategy`` is unknown (checked even when the version matches).
             InvalidOperationError: the request is in a terminal status.
+            RequestClaimedError: a running governed execution holds the request.
         """
         return self._resolve(request, current_state_version, context, strategy, None)
 
@@ -157,12 +160,22 @@ class VersionResolver:
             raise InvalidOperationError(
                 f"request '{request.request_id}' is {status.name}, a terminal status: its "
                 "state version is no longer resolved")
-        if _blank(current_state_version):
+        if type(current_state_version) is not str or not current_state_version.strip():
             raise InvalidArgumentError(
-                f"resolving request '{request.request_id}' needs a non-blank current state version")
+                f"resolving request '{request.request_id}' needs a non-blank string current "
+                f"state version, not {current_state_version!r}")
         if context is None:
             raise MissingArgumentError(
                 f"resolving request '{request.request_id}' needs the resolver's context")
+        # The strategy is checked whether or not the version is stale: a call with an unknown
+        # strategy is wrong even when it happens not to need one.
+        try:
+            stale = _STALE_OUTCOMES.get(strategy)
+        except TypeError:  # an unhashable value is no strategy either
+            stale = None
+        if stale is None:
+            raise InvalidArgumentError(
+                f"request '{request.request_id}': unknown resolution strategy {strategy!r}")
         expected = request.versioning.expected_state_version
         metadata = {"ExpectedStateVersion": expected or "",
                     "CurrentStateVersion": current_state_version}
@@ -173,36 +186,30 @@ class VersionResolver:
                       else "No expected state version was given; the request may proceed")
             decision = owned_decision(_VALIDATED, context, reason, metadata, now)
             # A VALIDATED decision leaves status and updated_at untouched.
-            updates: dict[str, Any] = {"decisions": append_decisions(request.decisions, decision),
-                                       "revision": request.revision + 1}
-            if claim_clock is not None:
-                updates["execution"] = evolve(request.execution,
-                                              claim=self._claim(context, claim_clock, now))
-            return resolution_of(evolve(request, **updates), _EXECUTE_APPROVED_VERSION,
-                               expected, current_state_version, False)
+            if claim_clock is None:
+                resolved = next_snapshot(request, (decision,), touch=False)
+            else:
+                resolved = next_snapshot(
+                    request, (decision,), touch=False,
+                    execution=evolve(request.execution,
+                                     claim=self._claim(context, claim_clock, now)))
+            return resolution_of(resolved, _EXECUTE_APPROVED_VERSION, expected,
+                                 current_state_version, False)
 
         stale_reason = (f"Approved against state version '{expected}', "
                         f"but the state is now at '{current_state_version}'")
-        try:
-            stale = _STALE_OUTCOMES.get(strategy)
-        except TypeError:  # an unhashable value is no strategy either
-            stale = None
-        if stale is None:
-            raise InvalidArgumentError(
-                f"request '{request.request_id}': unknown resolution strategy {strategy!r}")
-        decision_type, outcome, lifecycle_changes, expects_current = stale
+        decision_type, outcome, changes, expects_current = stale
         decision = owned_decision(decision_type, context, stale_reason, metadata, now)
         if not expects_current:
-            resolved = request.with_decision(decision, lifecycle_changes=lifecycle_changes)
+            resolved = next_snapshot(request, (decision,), lifecycle_changes=changes)
             return resolution_of(resolved, outcome, expected, current_state_version, True)
-        updates = {"versioning": evolve(request.versioning,
-                                        expected_state_version=current_state_version)}
+        updates: dict[str, Any] = {"versioning": evolve(
+            request.versioning, expected_state_version=current_state_version)}
         if outcome is _REVALIDATE and claim_clock is not None:
             updates["execution"] = evolve(request.execution,
                                           claim=self._claim(context, claim_clock, now))
-        resolved = request.with_decision(decision, lifecycle_changes=lifecycle_changes, **updates)
+        resolved = next_snapshot(request, (decision,), lifecycle_changes=changes, **updates)
         return resolution_of(resolved, outcome, expected, current_state_version, True)
-
 
     def _claim(self, context: MutationContext, clock: Clock, now: datetime) -> ExecutionClaim:
         # The claim is taken at the instant of the resolution decision when both share a clock.
@@ -244,14 +251,18 @@ class VersionResolutionManager:
         """Resolve the stored request and persist the result (revision + 1, even when VALIDATED).
 
         Raises:
-            InvalidArgumentError: blank ``request_id`` or ``current_state_version``.
+            InvalidArgumentError: blank ``request_id``; ``current_state_version`` blank or not
+                a string; an unknown ``strategy``.
             RequestNotFoundError: no such request.
             InvalidOperationError: the request is in a terminal status; nothing is written.
+            RequestClaimedError: a running governed execution holds the request (it alone
+                writes it until it records its outcome); nothing is written.
             RequestConcurrencyError: another writer changed the request first.
         """
-        if _blank(current_state_version):
+        if type(current_state_version) is not str or not current_state_version.strip():
             raise InvalidArgumentError(
-                f"resolving request '{request_id}' needs a non-blank current state version")
+                f"resolving request '{request_id}' needs a non-blank string current state "
+                f"version, not {current_state_version!r}")
         loaded = self._store.require(request_id)
         resolution = self._resolver.resolve(loaded, current_state_version, context, strategy)
         stored = self._store.store_next(resolution.request, loaded.revision)
@@ -276,9 +287,10 @@ class VersionResolutionManager:
             RequestNotExecutableError: the request is not APPROVED, or is already claimed.
             and every error of ``resolve_and_store``.
         """
-        if _blank(current_state_version):
+        if type(current_state_version) is not str or not current_state_version.strip():
             raise InvalidArgumentError(
-                f"resolving request '{request_id}' needs a non-blank current state version")
+                f"resolving request '{request_id}' needs a non-blank string current state "
+                f"version, not {current_state_version!r}")
         loaded = self._store.require(request_id)
         if loaded.lifecycle.status != _APPROVED:
             raise RequestNotExecutableError(request_id, loaded.lifecycle.status.name)

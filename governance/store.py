@@ -40,6 +40,7 @@ from governance.requests import (
     MutationRequest,
     PendingReason,
     RequestStatus,
+    check_snapshot,
 )
 
 _PENDING = RequestStatus.PENDING
@@ -78,8 +79,13 @@ class RequestStore(ABC):
     def create(self, request: MutationRequest) -> MutationRequest:
         """Store a new request with ``revision = 0`` and return the stored snapshot.
 
+        The snapshot must obey the rules every change obeys (``check_snapshot``): a
+        ``RequestStatus``, timezone-aware instants, no claim held by an execution, APPROVED only
+        with every approval requirement fulfilled.
+
         Raises:
             MissingArgumentError: ``request`` is None.
+            InvalidArgumentError: the snapshot breaks one of those rules; nothing is stored.
             RequestAlreadyExistsError: a request with the same id is stored; nothing changes.
         """
 
@@ -89,7 +95,13 @@ class RequestStore(ABC):
 
         The incoming ``revision`` field is ignored: the stored snapshot gets
         ``expected_revision + 1``, and is returned. Returns ``None``, changing nothing, when the id
-        is unknown or the stored revision differs.
+        is unknown or the stored revision differs. The snapshot is trusted to come from
+        ``next_snapshot`` (the runtime's writers build every change there), so it is not checked
+        again on this hot path.
+
+        Raises:
+            MissingArgumentError: ``request`` is None.
+            InvalidArgumentError: ``expected_revision`` is not an int.
         """
 
     @abstractmethod
@@ -220,6 +232,7 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
     def create(self, request: MutationRequest) -> MutationRequest:
         if request is None:
             raise MissingArgumentError("cannot create a None request")
+        check_snapshot(request)
         stored = request if request.revision == 0 else evolve(request, revision=0)
         with self._lock:
             if request.request_id in self._requests:
@@ -245,6 +258,10 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
         if request is None:
             raise MissingArgumentError("cannot store a None request")
         request_id = request.request_id
+        if type(expected_revision) is not int:
+            raise InvalidArgumentError(
+                f"storing request '{request_id}' needs an int expected revision, not "
+                f"{expected_revision!r}")
         with self._lock:
             current = self._requests.get(request_id)
             if current is None or current.revision != expected_revision:

@@ -32,6 +32,7 @@ from governance import (
     DecisionView,
     GovernanceError,
     InvalidArgumentError,
+    LifecycleDecision,
     LifecycleFilter,
     LifecycleManager,
     MetadataFilter,
@@ -43,6 +44,7 @@ from governance import (
     PolicyRequirement,
     RequestAlreadyExistsError,
     RequestConcurrencyError,
+    RequestDecision,
     RequestNotFoundError,
     RequestQueries,
     RequestQueryStore,
@@ -460,7 +462,8 @@ class RequestQueryStoreContract:
         q-wait-a              t0+3  PENDING approval: ann (step 1), ben (step 2)
         q-wait-b              t0+3  PENDING approval: ann
         q-rejected            t0+4  approval rejected by ann at t0+15 → REJECTED
-        q-lifecycle-approved  t0+5  approved by the lifecycle manager at t0+12 (no GRANTED)
+        q-lifecycle-approved  t0+5  stored already APPROVED at t0+12 by a lifecycle decision, its
+                                    requirement fulfilled elsewhere (no GRANTED)
     """
 
     def make_store(self) -> Any:
@@ -473,7 +476,6 @@ class RequestQueryStoreContract:
         assert isinstance(store, RequestStore) and isinstance(store, RequestQueryStore)
         clock = FixedClock(T0)
         workflow = ApprovalWorkflowManager(store, clock=clock)
-        lifecycle = LifecycleManager(store, clock=clock)
 
         store.create(pending_request(request_id="q-0-idle", now=_at(0)))
         granted = store.create(approval_request(_one_approval(), request_id="q-granted",
@@ -489,15 +491,22 @@ class RequestQueryStoreContract:
         store.create(approval_request(_one_approval(), request_id="q-wait-b", now=_at(3)))
         rejected = store.create(approval_request(_one_approval(), request_id="q-rejected",
                                                  now=_at(4)))
-        store.create(approval_request(_one_approval(), request_id="q-lifecycle-approved",
-                                      now=_at(5)))
+        imported = approval_request(_one_approval(), request_id="q-lifecycle-approved",
+                                    now=_at(5))
+        lead = MutationContext.user("lead", timestamp=_at(12))
+        store.create(imported.with_decision(
+            RequestDecision.lifecycle(LifecycleDecision.APPROVED, lead, timestamp=_at(12)),
+            lifecycle_changes={"status": RequestStatus.APPROVED, "pending_reason": None},
+            approval_requirements=tuple(
+                r.model_copy(update={"status": ApprovalRequirementStatus.SATISFIED,
+                                     "decided_at": _at(12), "decision_context": lead})
+                for r in imported.approval_requirements)))
 
         ann = MutationContext.user("ann", "Ann", timestamp=T0)
         clock.now = _at(10)
         workflow.approve_requirement("q-granted", granted.approval_requirements[0].approval_id,
                                      ann)
         clock.now = _at(12)
-        lifecycle.approve("q-lifecycle-approved", MutationContext.user("lead"))
         clock.now = _at(15)
         workflow.reject_requirement("q-rejected", rejected.approval_requirements[0].approval_id,
                                     ann, "not now")

@@ -914,9 +914,12 @@ def test_the_sweep_returns_every_rejected_request_in_creation_order(
 
 def test_the_sweep_skips_a_request_claimed_by_an_execution(
         store: InMemoryRequestStore, workflow: ApprovalWorkflowManager) -> None:
-    request = approval_request(_approval(Approver="ann", ExpiresAt=DEADLINE), now=BASE_TIME)
-    claimed = store.create(request.model_copy(update={"execution": request.execution.model_copy(
-        update={"claim": ExecutionClaim(claim_id="c-1", claimed_at=BASE_TIME)})}))
+    request = store.create(approval_request(_approval(Approver="ann", ExpiresAt=DEADLINE),
+                                            now=BASE_TIME))
+    # A claim only ever comes from resolution; written here straight through the store's
+    # compare-and-set, which trusts its caller.
+    claimed = store.try_store(request.model_copy(update={"execution": request.execution.model_copy(
+        update={"claim": ExecutionClaim(claim_id="c-1", claimed_at=BASE_TIME)})}), 0)
 
     assert workflow.expire_pending_approvals(DEADLINE, MutationContext.system("sweep")) == []
     assert store.get("req-approval") is claimed

@@ -237,7 +237,9 @@ def test_no_approval_action_touches_a_request_that_is_not_pending_approval(
         store: InMemoryRequestStore, workflow: ApprovalWorkflowManager, status: RequestStatus,
         reason: PendingReason | None) -> None:
     request = approval_request(_approval(Approver="ann"), request_id=RID, now=BASE_TIME)
-    store.create(_in_state(request, status, reason))
+    # The store refuses to create an APPROVED request whose approvals are pending; the
+    # compare-and-set trusts its caller.
+    store.try_store(_in_state(store.create(request), status, reason), 0)
     approval_id = request.approval_requirements[0].approval_id
 
     for call in _both_actions(workflow, approval_id, approver("ann")):
@@ -259,8 +261,10 @@ def test_no_approval_action_touches_a_request_claimed_by_an_execution(
         store: InMemoryRequestStore, workflow: ApprovalWorkflowManager) -> None:
     request = approval_request(_approval(Approver="ann"), request_id=RID, now=BASE_TIME)
     claim = ExecutionClaim(claim_id="claim-7", claimed_at=BASE_TIME, actor_id="runner")
-    store.create(request.model_copy(update={
-        "execution": request.execution.model_copy(update={"claim": claim})}))
+    # A claim only ever comes from resolution; written here straight through the store's
+    # compare-and-set, which trusts its caller.
+    store.try_store(store.create(request).model_copy(update={
+        "execution": request.execution.model_copy(update={"claim": claim})}), 0)
 
     for call in _both_actions(workflow, request.approval_requirements[0].approval_id,
                               approver("ann")):

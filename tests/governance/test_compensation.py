@@ -265,8 +265,12 @@ def test_the_compensation_facts_reach_the_engines_audit_entry() -> None:
     entry = world.auditor.entries[-1]
     assert entry.context.metadata["GovernanceRequestId"] == "req-comp"
     assert entry.context.metadata["GovernanceExecutionKind"] == "COMPENSATION"
-    assert entry.context.metadata["GovernanceCompensation"] == compensation_metadata(PLAN)
-    assert entry.mutation_intent.metadata["GovernanceCompensation"] == compensation_metadata(PLAN)
+    # The engine gets the reference library's keys; decisions keep compensation_metadata's.
+    facts = {"OriginalRequestId": "req-original", "Kind": "FORWARD_CORRECTION",
+             "Trigger": "BATCH_FAILURE", "BatchId": "batch-9",
+             "RelatedRequestIds": ["req-x", "req-y"], "Reason": "batch 9 failed"}
+    assert entry.context.metadata["GovernanceCompensation"] == facts
+    assert entry.mutation_intent.metadata["GovernanceCompensation"] == facts
 
 
 def test_the_original_of_a_failed_execution_keeps_its_rejected_status_when_compensated() -> None:

@@ -177,12 +177,11 @@ def test_an_unknown_strategy_for_a_stale_request_is_refused_naming_the_request(
         resolver.resolve(request, "15", RESOLVER_CONTEXT, ["REJECT_STALE"])  # type: ignore[arg-type]
 
 
-def test_an_unknown_strategy_does_not_matter_when_the_version_matches(
+def test_an_unknown_strategy_is_refused_even_when_the_version_matches(
         resolver: VersionResolver) -> None:
-    resolution = resolver.resolve(approved_request(), "10", RESOLVER_CONTEXT,
-                                  99)  # type: ignore[arg-type]
-
-    assert resolution.outcome == ResolutionOutcome.EXECUTE_APPROVED_VERSION
+    with pytest.raises(InvalidArgumentError, match="req-1"):
+        resolver.resolve(approved_request(request_id="req-1"), "10", RESOLVER_CONTEXT,
+                         99)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("blank", ["", "  ", None])

@@ -25,6 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from governance import (
     ALLOWED_TRANSITIONS,
+    ApprovalRequirementStatus,
     DecisionCategory,
     EngineOptions,
     GovernanceError,
@@ -124,6 +125,12 @@ class GovernanceMachine(RuleBasedStateMachine):
         if target not in ALLOWED_TRANSITIONS[request.status]:
             return InvalidTransitionError
         if request.execution.claim is not None:
+            return InvalidOperationError
+        if target == RequestStatus.APPROVED and any(
+                r.status not in {ApprovalRequirementStatus.APPROVED,
+                                 ApprovalRequirementStatus.SATISFIED}
+                for r in request.approval_requirements):
+            # Approval requirements are decided through the approval workflow only.
             return InvalidOperationError
         return None
 
