@@ -65,15 +65,54 @@ def _read(data: Any, *keys: str) -> Any:
     return None
 
 
-def _as_datetime(value: Any, request_id: str | None) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
+def _as_datetime(value: Any, request_id: str | None, label: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError as exc:
+            raise InvalidApprovalConfigurationError(
+                f"{label}: expiry '{value}' is not a date and time", request_id) from exc
+    if parsed.utcoffset() is None:
+        raise InvalidApprovalConfigurationError(
+            f"{label}: expiry '{value}' has no timezone; every instant must be "
+            "timezone-aware", request_id)
+    return parsed
+
+
+def _as_int(value: Any, request_id: str | None, label: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidApprovalConfigurationError(
+            f"{label}: {key} must be an integer, not {value!r}", request_id)
     try:
-        return datetime.fromisoformat(str(value))
+        return int(value)
     except ValueError as exc:
         raise InvalidApprovalConfigurationError(
-            f"approval expiry '{value}' is not a date and time", request_id
-        ) from exc
+            f"{label}: {key} must be an integer, not {value!r}", request_id) from exc
+
+
+def _as_name(value: Any, request_id: str | None, label: str, key: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidApprovalConfigurationError(
+            f"{label}: {key} must be a string, not {value!r}", request_id)
+    return value if value.strip() else None
+
+
+def actor_identity(actor_id: str) -> str:
+    """The identity an actor id stands for: trimmed and case-folded.
+
+    Approver ids, the acting context's ``actor_id`` and the requester's ``actor_id`` are
+    compared through it, so ``"sec-ana"``, ``"SEC-ANA"`` and ``" sec-ana "`` are one actor: one
+    approver of a quorum, a match for a requirement naming any of them, and the requester when
+    the request was filed under any of them. Recorded decisions keep the spelling they were
+    given.
+    """
+    return actor_id.strip().casefold()
 
 
 def map_approval_requirements(
@@ -84,36 +123,73 @@ def map_approval_requirements(
     Each requirement's ``data`` (a mapping or an object with attributes) may carry ``StepOrder``
     (default: its position among approval requirements, from 1), ``ApproverName``, ``Reason``,
     ``ApprovalGroupId``/``GroupId``, ``ApproverRole``, ``ApproverGroup``,
-    ``RequiredApprovals``/``Quorum`` (default 1), ``ExpiresAt`` and ``Approvers`` (several ids)
-    or ``Approver`` (one id). One approval requirement is made per approver id, then one for the
-    role, then one for the group; with more than one target they share an approval group.
+    ``RequiredApprovals``/``Quorum`` (default 1), ``ExpiresAt`` (a timezone-aware datetime or
+    ISO 8601 text with an offset) and ``Approvers`` (several ids) or ``Approver`` (one id). One
+    approval requirement is made per approver id, then one for the role, then one for the
+    group; with more than one target they share an approval group.
+
+    An approval group belongs to one policy requirement: two requirements naming the same
+    ``ApprovalGroupId`` are refused (their approvals would pool), and a generated id
+    (``approval-group-{i+1}-{i}``) is suffixed when an explicit id already has it.
 
     Raises:
-        InvalidApprovalConfigurationError: no target, a quorum below 1, or a quorum larger than
-            the number of targets.
+        InvalidApprovalConfigurationError: no target, a quorum below 1, a quorum larger than
+            the number of targets, one approver listed twice (ids compared as
+            ``actor_identity`` does), an approval group id shared by two requirements, or a
+            value of the wrong type (a step or quorum that is not an integer, approvers that
+            are not a list of strings, an expiry without a timezone). It is also a
+            ``ValueError``.
     """
     mapped: list[ApprovalRequirement] = []
     approvals = [r for r in requirements if r is not None and r.type == APPROVAL_REQUIREMENT_TYPE]
+    explicit_groups: dict[str, int] = {}
+    for index, requirement in enumerate(approvals):
+        label = f"approval requirement {index + 1} ('{requirement.description}')"
+        group_id = _as_name(_read(requirement.data, "ApprovalGroupId", "GroupId"), request_id,
+                            label, "ApprovalGroupId")
+        if group_id is not None:
+            if group_id in explicit_groups:
+                raise InvalidApprovalConfigurationError(
+                    f"{label} uses approval group '{group_id}', which approval requirement "
+                    f"{explicit_groups[group_id] + 1} uses already; an approval group belongs "
+                    "to one requirement", request_id)
+            explicit_groups[group_id] = index
+    taken = set(explicit_groups)
     for index, requirement in enumerate(approvals):
         data = requirement.data
+        label = f"approval requirement {index + 1} ('{requirement.description}')"
         step = _read(data, "StepOrder")
-        step_order = int(step) if step is not None else index + 1
+        step_order = _as_int(step, request_id, label, "StepOrder") if step is not None \
+            else index + 1
         approver_name = _read(data, "ApproverName")
         reason = _read(data, "Reason")
-        group_id = _read(data, "ApprovalGroupId", "GroupId")
-        role = _read(data, "ApproverRole")
-        group = _read(data, "ApproverGroup")
+        group_id = _as_name(_read(data, "ApprovalGroupId", "GroupId"), request_id, label,
+                            "ApprovalGroupId")
+        role = _as_name(_read(data, "ApproverRole"), request_id, label, "ApproverRole")
+        group = _as_name(_read(data, "ApproverGroup"), request_id, label, "ApproverGroup")
         quorum = _read(data, "RequiredApprovals", "Quorum")
-        required = int(quorum) if quorum is not None else 1
-        expires_at = _as_datetime(_read(data, "ExpiresAt"), request_id)
+        required = _as_int(quorum, request_id, label, "RequiredApprovals") \
+            if quorum is not None else 1
+        expires_at = _as_datetime(_read(data, "ExpiresAt"), request_id, label)
         approvers_value = _read(data, "Approvers")
         if approvers_value is not None and not isinstance(approvers_value, str):
+            if not isinstance(approvers_value, list | tuple | set | frozenset):
+                raise InvalidApprovalConfigurationError(
+                    f"{label}: Approvers must be a list of approver ids, not "
+                    f"{approvers_value!r}", request_id)
             approvers = [str(a) for a in approvers_value if a is not None and str(a).strip()]
         else:
             single = _read(data, "Approver")
             approvers = [str(single)] if single is not None and str(single).strip() else []
+        seen: dict[str, str] = {}
+        for approver in approvers:
+            identity = actor_identity(approver)
+            if identity in seen:
+                raise InvalidApprovalConfigurationError(
+                    f"{label} lists approver '{approver}' twice (as '{seen[identity]}'); "
+                    "approver ids are compared trimmed and case-insensitively", request_id)
+            seen[identity] = approver
         targets = len(approvers) + (1 if role else 0) + (1 if group else 0)
-        label = f"approval requirement {index + 1} ('{requirement.description}')"
         if targets == 0:
             raise InvalidApprovalConfigurationError(
                 f"{label} names no approver, role or group", request_id)
@@ -125,7 +201,12 @@ def map_approval_requirements(
                 f"{label} asks for {required} approvals but has only {targets} target(s)",
                 request_id)
         if targets > 1 and not group_id:
-            group_id = f"approval-group-{index + 1}-{index}"
+            group_id = generated = f"approval-group-{index + 1}-{index}"
+            suffix = 1
+            while group_id in taken:
+                suffix += 1
+                group_id = f"{generated}-{suffix}"
+            taken.add(group_id)
         common: dict[str, Any] = {
             "type": requirement.type,
             "description": requirement.description,
@@ -141,9 +222,9 @@ def map_approval_requirements(
         }
         mapped.extend(ApprovalRequirement(approver_id=a, **common) for a in approvers)
         if role:
-            mapped.append(ApprovalRequirement(approver_role=str(role), **common))
+            mapped.append(ApprovalRequirement(approver_role=role, **common))
         if group:
-            mapped.append(ApprovalRequirement(approver_group=str(group), **common))
+            mapped.append(ApprovalRequirement(approver_group=group, **common))
     return tuple(mapped)
 
 
@@ -179,14 +260,15 @@ def actor_groups(context: MutationContext) -> frozenset[str]:
 def is_approval_target(requirement: ApprovalRequirement, context: MutationContext) -> bool:
     """Whether the actor of ``context`` is a target of ``requirement``.
 
-    It is when its non-blank ``actor_id`` is the requirement's ``approver_id``, when the
-    requirement's ``approver_role`` is one of ``actor_roles(context)``, or when its
-    ``approver_group`` is one of ``actor_groups(context)``. Nothing else in the context (its
-    actor name, an id written into its metadata) makes an actor a target.
+    It is when its non-blank ``actor_id`` is the requirement's ``approver_id`` (compared through
+    ``actor_identity``: trimmed, case-insensitive), when the requirement's ``approver_role`` is
+    one of ``actor_roles(context)``, or when its ``approver_group`` is one of
+    ``actor_groups(context)``. Nothing else in the context (its actor name, an id written into
+    its metadata) makes an actor a target.
     """
     actor_id = context.actor_id
     if requirement.approver_id and actor_id and actor_id.strip() \
-            and actor_id == requirement.approver_id:
+            and actor_identity(actor_id) == actor_identity(requirement.approver_id):
         return True
     if requirement.approver_role and requirement.approver_role in actor_roles(context):
         return True
@@ -239,6 +321,16 @@ def _describe_target(requirement: ApprovalRequirement) -> str:
     return f"group '{requirement.approver_group}'"
 
 
+APPROVAL_DECISION_KEYS = frozenset({
+    "ApprovalId", "ApproverId", "ApproverRole", "ApproverGroup", "StepOrder",
+    "ApprovalGroupId", "RequiredApprovals", "ApprovalExpiresAt", "RejectionCode",
+    "RejectionCategory",
+})
+"""The keys of an approval decision's metadata that the workflow writes: they say which
+requirement was decided and how, and neither the caller's metadata nor a rejection's can
+replace them."""
+
+
 def approval_decision_metadata(
     requirement: ApprovalRequirement,
     rejection: ApprovalRejectionReason | None = None,
@@ -250,7 +342,9 @@ def approval_decision_metadata(
     ``StepOrder``, ``ApprovalGroupId``, ``RequiredApprovals`` (absent values as ""),
     ``ApprovalExpiresAt`` (ISO 8601, when the requirement expires), ``RejectionCode`` and
     ``RejectionCategory`` plus the rejection's own metadata (with a rejection), then the
-    caller's ``metadata``, which overrides.
+    caller's ``metadata``. The caller and the rejection add keys; the workflow's own
+    (``APPROVAL_DECISION_KEYS``) always keep the values written here (the manager refuses
+    metadata that tries to replace them).
     """
     data: dict[str, Any] = {
         "ApprovalId": requirement.approval_id,
@@ -266,10 +360,27 @@ def approval_decision_metadata(
     if rejection is not None:
         data["RejectionCode"] = rejection.code
         data["RejectionCategory"] = rejection.category or ""
-        data.update(rejection.metadata)
+        data.update((k, v) for k, v in rejection.metadata.items()
+                    if k not in APPROVAL_DECISION_KEYS)
     if metadata:
-        data.update(metadata)
+        data.update((k, v) for k, v in metadata.items() if k not in APPROVAL_DECISION_KEYS)
     return data
+
+
+def _check_caller_metadata(request_id: str, approval_id: str, metadata: Any,
+                           what: str) -> None:
+    if metadata is None:
+        return
+    if not isinstance(metadata, Mapping):
+        raise InvalidArgumentError(
+            f"request '{request_id}', approval '{approval_id}': {what} must be a mapping, not "
+            f"{type(metadata).__name__}")
+    reserved = sorted(str(k) for k in metadata if k in APPROVAL_DECISION_KEYS)
+    if reserved:
+        raise InvalidArgumentError(
+            f"request '{request_id}', approval '{approval_id}': {what} cannot set "
+            f"{', '.join(reserved)}; the workflow writes these keys to say which requirement "
+            "was decided")
 
 
 # -- the manager ------------------------------------------------------------------------------
@@ -285,16 +396,24 @@ class ApprovalWorkflowManager:
     persists through the store's compare-and-set (``store_next``) against the revision it
     loaded: a refused or conflicting call leaves the stored request exactly as it was.
 
+    Actors are compared through ``actor_identity`` (trimmed, case-insensitive) wherever
+    identity matters: matching an approver id, counting the distinct approvers of a quorum, and
+    telling the requester apart. The requester of a request cannot approve it (separation of
+    duties) unless the manager is built with ``allow_self_approval=True``; it may reject it.
+
     Args:
         store: where the requests live.
         clock: the time decisions are recorded at (defaults to the current UTC time).
+        allow_self_approval: let the requester approve its own request (default False).
     """
 
-    def __init__(self, store: RequestStore, *, clock: Clock | None = None) -> None:
+    def __init__(self, store: RequestStore, *, clock: Clock | None = None,
+                 allow_self_approval: bool = False) -> None:
         if store is None:
             raise MissingArgumentError("an approval workflow manager needs a request store")
         self._store = store
         self._clock = clock or utc_now
+        self._allow_self_approval = bool(allow_self_approval)
 
     @property
     def store(self) -> RequestStore:
@@ -302,9 +421,11 @@ class ApprovalWorkflowManager:
         return self._store
 
     def _open_requirement(
-        self, request_id: str, approval_id: str, context: MutationContext, action: str
+        self, request_id: str, approval_id: str, context: MutationContext, action: str,
+        reason: Any, metadata: Any, rejection: Any = None,
     ) -> tuple[MutationRequest, int, datetime]:
-        """Load the request and run every check of DOMAIN §2.7, in its order.
+        """Check the arguments, load the request and run every check of DOMAIN §2.7, in its
+        order.
 
         Returns the loaded request, the index of the requirement, and the decision time.
         """
@@ -317,6 +438,26 @@ class ApprovalWorkflowManager:
             raise MissingArgumentError(
                 f"{action} on request '{request_id}', approval '{approval_id}' needs the "
                 "actor's context")
+        if not isinstance(context, MutationContext):
+            raise InvalidArgumentError(
+                f"{action} on request '{request_id}', approval '{approval_id}' needs a "
+                f"MutationContext, not {type(context).__name__}")
+        if context.timestamp.utcoffset() is None:
+            raise InvalidArgumentError(
+                f"{action} on request '{request_id}', approval '{approval_id}': the context's "
+                "timestamp has no timezone; every instant must be timezone-aware")
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidArgumentError(
+                f"{action} on request '{request_id}', approval '{approval_id}' needs a text "
+                f"reason, not {type(reason).__name__}")
+        _check_caller_metadata(request_id, approval_id, metadata, "the caller's metadata")
+        if rejection is not None:
+            if not isinstance(rejection, ApprovalRejectionReason):
+                raise InvalidArgumentError(
+                    f"request '{request_id}', approval '{approval_id}': a rejection reason must "
+                    f"be an ApprovalRejectionReason, not {type(rejection).__name__}")
+            _check_caller_metadata(request_id, approval_id, rejection.metadata,
+                                   "the rejection's metadata")
         loaded = self._store.require(request_id)
         status = loaded.lifecycle.status
         reason = loaded.lifecycle.pending_reason
@@ -386,7 +527,8 @@ class ApprovalWorkflowManager:
             context: the approving actor; its ``actor_id``, ``metadata["ActorRoles"]`` and
                 ``metadata["ActorGroups"]`` decide whether it is a target.
             reason: the decision reason (defaults to ``context.reason``).
-            metadata: extra decision metadata; overrides the documented keys.
+            metadata: extra decision metadata; it adds keys, and may not set the workflow's
+                own (``APPROVAL_DECISION_KEYS``).
 
         Returns:
             The stored snapshot (revision + 1).
@@ -398,18 +540,32 @@ class ApprovalWorkflowManager:
             InvalidApprovalWorkflowStateError: the request is not PENDING for APPROVAL, has no
                 approval requirements, or is claimed by a governed execution.
             ApprovalRequirementNotFoundError: the request has no such approval requirement.
+            InvalidArgumentError: ``reason`` is not text; ``metadata`` is not a mapping or
+                sets one of ``APPROVAL_DECISION_KEYS``; the context's timestamp has no
+                timezone.
             InvalidApprovalActionError: the requirement is already decided, the context has no
                 actor id, the actor is not a target, the requirement is not in the current
-                step, or the actor already approved another member of the same approval group
-                (a quorum counts distinct actors).
+                step, the actor already approved another member of the same approval group
+                (a quorum counts distinct actors, compared through ``actor_identity``), or the
+                actor is the requester (unless ``allow_self_approval``).
             ApprovalRequirementExpiredError: the requirement's deadline is at or before the
                 context's timestamp or the manager's clock.
             RequestConcurrencyError: another writer changed the request first.
         """
-        loaded, index, now = self._open_requirement(request_id, approval_id, context, "approval")
+        loaded, index, now = self._open_requirement(request_id, approval_id, context, "approval",
+                                                    reason, metadata)
         requirements = list(loaded.approval_requirements)
         requirement = requirements[index]
         actor_id = context.actor_id
+        assert actor_id is not None  # _open_requirement refuses a blank actor id
+        identity = actor_identity(actor_id)
+        requester = loaded.payload.context.actor_id
+        if (not self._allow_self_approval and requester
+                and actor_identity(requester) == identity):
+            raise InvalidApprovalActionError(
+                request_id, approval_id,
+                f"actor '{actor_id}' requested this change and cannot approve it; the "
+                "requester and its approvers must be different actors")
         group_id = requirement.approval_group_id
         members: list[int] = []
         if group_id:
@@ -422,7 +578,8 @@ class ApprovalWorkflowManager:
                 other = requirements[i]
                 if (other.status == ApprovalRequirementStatus.APPROVED
                         and other.decision_context is not None
-                        and other.decision_context.actor_id == actor_id):
+                        and other.decision_context.actor_id
+                        and actor_identity(other.decision_context.actor_id) == identity):
                     raise InvalidApprovalActionError(
                         request_id, approval_id,
                         f"actor '{actor_id}' already approved requirement '{other.approval_id}' "
@@ -483,16 +640,20 @@ class ApprovalWorkflowManager:
             reason: the decision reason.
             rejection: a structured reason (code, category, message, metadata); its code,
                 category and metadata go into the approval decision's metadata.
-            metadata: extra decision metadata; overrides the documented keys.
+            metadata: extra decision metadata; it adds keys, and may not set the workflow's
+                own (``APPROVAL_DECISION_KEYS``).
 
         Returns:
             The stored snapshot (revision + 1).
 
         Raises:
-            The errors of ``approve_requirement``, except the distinct-approver check.
+            The errors of ``approve_requirement``, except the distinct-approver and the
+            self-approval checks (a requester may reject its own request); a ``rejection``
+            whose metadata sets one of ``APPROVAL_DECISION_KEYS`` is refused as the caller's
+            metadata is.
         """
         loaded, index, now = self._open_requirement(request_id, approval_id, context,
-                                                    "rejection")
+                                                    "rejection", reason, metadata, rejection)
         requirement = loaded.approval_requirements[index]
         text = reason or (rejection.message if rejection is not None else None) or context.reason
         requirements = list(loaded.approval_requirements)

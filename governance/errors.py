@@ -13,7 +13,7 @@ The tree::
     │   ├── InvalidApprovalActionError         decided twice, wrong actor, wrong step
     │   ├── InvalidApprovalWorkflowStateError  approval action on a request not pending approval
     │   ├── ApprovalRequirementExpiredError    decision on an expired approval requirement
-    │   └── InvalidApprovalConfigurationError  no target, bad quorum
+    │   └── InvalidApprovalConfigurationError  no target, bad quorum (also ValueError)
     ├── ApprovalRequirementNotFoundError (LookupError)
     └── MutationError                          failures of a mutation or of a request write
         ├── ConcurrencyError
@@ -116,8 +116,9 @@ class ApprovalRequirementExpiredError(InvalidOperationError):
         self.expires_at = expires_at
 
 
-class InvalidApprovalConfigurationError(InvalidOperationError):
-    """An approval requirement that cannot work: no target, or an impossible quorum."""
+class InvalidApprovalConfigurationError(InvalidOperationError, ValueError):
+    """An approval requirement that cannot work: no target, an impossible quorum, a value of
+    the wrong type. An argument error, so also a ``ValueError``."""
 
     def __init__(self, message: str, request_id: str | None = None) -> None:
         super().__init__(f"request '{request_id}': {message}" if request_id else message)

@@ -19,6 +19,7 @@ from governance.errors import (
     RequestNotExecutableError,
 )
 from governance.requests import (
+    ApprovalRequirementStatus,
     DecisionType,
     ExecutionClaim,
     MutationRequest,
@@ -86,6 +87,7 @@ _STALE_OUTCOMES = {
         _REVALIDATE, _PENDING_REVALIDATION, True),
 }
 _APPROVED = RequestStatus.APPROVED
+_REQUIREMENT_PENDING = ApprovalRequirementStatus.PENDING
 _FIRST_TERMINAL = min(status for status in RequestStatus if status.is_terminal)
 
 
@@ -127,9 +129,10 @@ class VersionResolver:
 
         Stale means the request has a non-blank expected version that differs (exactly) from
         the current one. Not stale: a VALIDATED decision, nothing else changes. Stale: by
-        ``strategy``, REJECT_STALE → REJECTED; REQUIRE_RENEWED_APPROVAL → PENDING for approval;
-        REVALIDATE_ON_LATEST_STATE → PENDING for revalidation; the last two expect the current
-        version from then on.
+        ``strategy``, REJECT_STALE → REJECTED; REQUIRE_RENEWED_APPROVAL → PENDING for approval,
+        with every approval requirement PENDING again (a new round: decisions made against the
+        old version do not carry over); REVALIDATE_ON_LATEST_STATE → PENDING for revalidation;
+        the last two expect the current version from then on.
 
         Raises:
             MissingArgumentError: ``request`` or ``context`` is None.
@@ -205,9 +208,17 @@ class VersionResolver:
             return resolution_of(resolved, outcome, expected, current_state_version, True)
         updates: dict[str, Any] = {"versioning": evolve(
             request.versioning, expected_state_version=current_state_version)}
-        if outcome is _REVALIDATE and claim_clock is not None:
-            updates["execution"] = evolve(request.execution,
-                                          claim=self._claim(context, claim_clock, now))
+        if outcome is _REVALIDATE:
+            if claim_clock is not None:
+                updates["execution"] = evolve(request.execution,
+                                              claim=self._claim(context, claim_clock, now))
+        elif request.approval_requirements:
+            # A renewed approval is a new round: every requirement is open again, or nothing
+            # could be approved and the request would wait for good.
+            updates["approval_requirements"] = tuple(
+                evolve(r, status=_REQUIREMENT_PENDING, decided_at=None, decision_context=None,
+                       decision_reason=None, rejection=None)
+                for r in request.approval_requirements)
         resolved = next_snapshot(request, (decision,), lifecycle_changes=changes, **updates)
         return resolution_of(resolved, outcome, expected, current_state_version, True)
 

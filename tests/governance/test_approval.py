@@ -289,19 +289,20 @@ def test_the_current_step_is_the_lowest_step_still_pending() -> None:
     assert not is_fully_approved(pending_request())
 
 
-def test_decision_metadata_lists_the_documented_keys_and_lets_the_caller_override() -> None:
+def test_decision_metadata_lists_the_documented_keys_and_the_caller_only_adds() -> None:
     requirement = ApprovalRequirement(approval_id="ap-1", approver_role="sre", step_order=2,
                                       approval_group_id="g", required_approvals=2,
                                       expires_at=DEADLINE)
     rejection = ApprovalRejectionReason(code="freeze", message="m", metadata={"Until": "May"})
 
-    data = approval_decision_metadata(requirement, rejection, {"StepOrder": "overridden"})
+    data = approval_decision_metadata(requirement, rejection, {"StepOrder": "overridden",
+                                                               "Ticket": "T-1"})
 
     assert data == {
         "ApprovalId": "ap-1", "ApproverId": "", "ApproverRole": "sre", "ApproverGroup": "",
-        "StepOrder": "overridden", "ApprovalGroupId": "g", "RequiredApprovals": 2,
+        "StepOrder": 2, "ApprovalGroupId": "g", "RequiredApprovals": 2,
         "ApprovalExpiresAt": DEADLINE.isoformat(), "RejectionCode": "freeze",
-        "RejectionCategory": "", "Until": "May"}
+        "RejectionCategory": "", "Until": "May", "Ticket": "T-1"}
     assert "ApprovalExpiresAt" not in approval_decision_metadata(ApprovalRequirement())
 
 
@@ -354,11 +355,11 @@ def test_the_granted_decision_carries_the_documented_metadata_and_the_callers(
     ann = _by_target(created, "ann")
 
     updated = workflow.approve_requirement("req-approval", ann.approval_id, approver("ann"),
-                                           metadata={"Ticket": "OPS-1", "StepOrder": 99})
+                                           metadata={"Ticket": "OPS-1"})
 
     assert updated.decisions[-1].metadata == {
         "ApprovalId": ann.approval_id, "ApproverId": "ann", "ApproverRole": "",
-        "ApproverGroup": "", "StepOrder": 99, "ApprovalGroupId": "owners",
+        "ApproverGroup": "", "StepOrder": 1, "ApprovalGroupId": "owners",
         "RequiredApprovals": 2, "ApprovalExpiresAt": DEADLINE.isoformat(), "Ticket": "OPS-1"}
 
 
