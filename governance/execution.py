@@ -26,8 +26,6 @@ from governance.errors import (
     InvalidOperationError,
     MissingArgumentError,
     RequestConcurrencyError,
-    RequestNotExecutableError,
-    RequestNotFoundError,
 )
 from governance.requests import (
     CompensationPlan,
@@ -388,6 +386,7 @@ class GovernanceExecutionManager:
             strategy: what to do when the expected state version is stale.
             current_state_version: defaults to ``current_state.version``.
             resulting_version: reads the version of the new state; defaults to ``.version``.
+                A version that is not a string (an int...) is recorded as its text.
 
         Returns:
             The result; ``was_executed`` is True only for a successful engine run, and the
@@ -440,7 +439,6 @@ class GovernanceExecutionManager:
                 "current_state_version or a state with a non-blank .version")
         assert current_state_version is not None
         read_version = resulting_version or _read_version
-        self._check_compensated_original(request_id)
 
         resolution = self._resolution.resolve_for_execution(
             request_id, current_state_version, governance_context, strategy)
@@ -481,6 +479,9 @@ class GovernanceExecutionManager:
             failure: BaseException | None = exc
         else:
             failure = None
+            if resulting is not None and type(resulting) is not str:
+                # As the default reader does: a version such as an int is recorded as text.
+                resulting = str(resulting)
         if _blank(resulting):
             self._recorder.record_rejected(
                 claimed, governance_context,
@@ -497,28 +498,6 @@ class GovernanceExecutionManager:
         if executed.execution.kind is _COMPENSATION:
             self._link_compensated_original(executed, governance_context, resulting)
         return self._result(executed, _with_request(resolution, executed), result, resulting)
-
-    def _check_compensated_original(self, request_id: str) -> None:
-        # DOMAIN loads the original only at link-back, after the engine ran; checking first
-        # means a compensation of an unknown request fails before anything is written or run.
-        loaded = self._store.get(request_id)
-        if loaded is None or loaded.execution.kind is not _COMPENSATION:
-            return
-        plan = loaded.execution.compensation
-        if plan is None:
-            return
-        original = self._store.get(plan.original_request_id)
-        if original is None:
-            raise RequestNotFoundError(plan.original_request_id)
-        status = original.lifecycle.status
-        if not status.is_terminal:
-            # Only an outcome is compensated. An original still on its way may be claimed by
-            # its own execution, the only writer it then has: the link-back would have to
-            # write to it. A finished original is never claimed again.
-            raise RequestNotExecutableError(
-                request_id, loaded.lifecycle.status.name,
-                f"it compensates request '{plan.original_request_id}', which is "
-                f"{status.name}; only a request in a terminal status is compensated")
 
     def _link_compensated_original(
         self, compensation: MutationRequest, context: MutationContext, resulting: str

@@ -20,6 +20,7 @@ from governance.requests import (
     PendingReason,
     RequestDecision,
     RequestStatus,
+    check_decision_inputs,
     held_claim,
 )
 from governance.store import RequestStore
@@ -110,8 +111,15 @@ class LifecycleManager:
             # runs) would record CANCELED for a mutation that was applied. ``next_snapshot``
             # refuses it too; checked here first to name the transition.
             raise RequestClaimedError(request_id, claim.claim_id, f"moved to {target.name}")
-        decision = RequestDecision.lifecycle(
-            _DECISION_FOR[target], context, reason, metadata, timestamp=self._clock())
+        action = f"moving request '{request_id}' to {target.name}"
+        check_decision_inputs(action, context, reason, metadata)
+        now = self._clock()
+        if now.tzinfo is None:
+            raise InvalidArgumentError(
+                f"{action}: the lifecycle manager's clock returned {now!r}, without a "
+                "timezone; every instant must be timezone-aware")
+        decision = RequestDecision.lifecycle(_DECISION_FOR[target], context, reason, metadata,
+                                             timestamp=now)
         return self._store.store_next(
             loaded.with_decision(decision, lifecycle_changes={"status": target, **lifecycle_edits}),
             loaded.revision)
@@ -129,7 +137,10 @@ class LifecycleManager:
         """Move to PENDING for ``pending_reason``, with an optional deadline.
 
         Raises:
-            InvalidArgumentError: ``request_id`` is blank.
+            InvalidArgumentError: ``request_id`` is blank; ``context`` is not a
+                ``MutationContext``, ``reason`` not text, ``metadata`` not a mapping,
+                ``pending_reason`` not a ``PendingReason``, ``expires_at`` not a
+                timezone-aware datetime, or the clock returned a naive instant.
             MissingArgumentError: ``pending_reason`` or ``context`` is None.
             RequestNotFoundError: no such request.
             InvalidTransitionError: the table refuses the move.

@@ -9,6 +9,7 @@ already-valid parts without re-validating them through pydantic.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import threading
 import uuid
@@ -17,7 +18,15 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any, overload
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import core_schema
 
 from governance._clock import utc_now
@@ -149,7 +158,7 @@ class RequestDecision(BaseModel):
     type: DecisionType
     context: MutationContext
     reason: str | None = None
-    timestamp: datetime = Field(default_factory=utc_now)
+    timestamp: AwareDatetime = Field(default_factory=utc_now)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -175,9 +184,15 @@ class RequestDecision(BaseModel):
 
         Raises:
             MissingArgumentError: ``context`` is None.
+            InvalidArgumentError: ``context`` is not a ``MutationContext``, ``reason`` is not
+                text, ``metadata`` is not a mapping, or ``timestamp`` has no timezone.
         """
         if context is None:
             raise MissingArgumentError(f"a {type.code} decision needs the context of its actor")
+        check_decision_inputs(f"a {type.code} decision", context, reason, metadata)
+        if timestamp is not None and not _aware(timestamp):
+            raise InvalidArgumentError(
+                f"a {type.code} decision needs a timezone-aware timestamp, not {timestamp!r}")
         return assemble(cls, {
             "type": type,
             "context": context,
@@ -207,6 +222,21 @@ class RequestDecision(BaseModel):
         """A version-resolution decision."""
         return cls.create(DecisionType.version_resolution(decision), context, reason, metadata,
                           timestamp)
+
+
+def check_decision_inputs(what: str, context: Any, reason: Any, metadata: Any) -> None:
+    """Refuse what a decision cannot hold: a context that is not a ``MutationContext``, a
+    reason that is not text, metadata that is not a mapping. ``what`` starts the message (name
+    the request there)."""
+    if not isinstance(context, MutationContext):
+        raise InvalidArgumentError(
+            f"{what} needs a MutationContext, not {builtins.type(context).__name__}")
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidArgumentError(
+            f"{what} needs a text reason, not {builtins.type(reason).__name__}")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise InvalidArgumentError(
+            f"{what} needs metadata as a mapping, not {builtins.type(metadata).__name__}")
 
 
 def owned_decision(type: DecisionType, context: MutationContext, reason: str | None,
@@ -348,9 +378,9 @@ class ApprovalRequirement(BaseModel):
     step_order: int = 1
     approval_group_id: str | None = None
     required_approvals: int = 1
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
     status: ApprovalRequirementStatus = ApprovalRequirementStatus.PENDING
-    decided_at: datetime | None = None
+    decided_at: AwareDatetime | None = None
     decision_context: MutationContext | None = None
     decision_reason: str | None = None
     rejection: ApprovalRejectionReason | None = None
@@ -442,7 +472,7 @@ class ExecutionLink(BaseModel):
     compensation_kind: CompensationKind | None = None
     trigger: CompensationTrigger | None = None
     batch_id: str | None = None
-    linked_at: datetime = Field(default_factory=utc_now)
+    linked_at: AwareDatetime = Field(default_factory=utc_now)
 
 
 class ExecutionClaim(BaseModel):
@@ -452,7 +482,7 @@ class ExecutionClaim(BaseModel):
     model_config = _FROZEN
 
     claim_id: str
-    claimed_at: datetime
+    claimed_at: AwareDatetime
     actor_id: str | None = None
 
 
@@ -482,9 +512,9 @@ class RequestLifecycle(BaseModel):
 
     status: RequestStatus = RequestStatus.CREATED
     pending_reason: PendingReason | None = None
-    expires_at: datetime | None = None
-    created_at: datetime = Field(default_factory=utc_now)
-    updated_at: datetime = Field(default_factory=utc_now)
+    expires_at: AwareDatetime | None = None
+    created_at: AwareDatetime = Field(default_factory=utc_now)
+    updated_at: AwareDatetime = Field(default_factory=utc_now)
 
 
 class GovernedExecutionDetails(BaseModel):
@@ -505,7 +535,7 @@ class RequestVersioning(BaseModel):
 
     expected_state_version: str | None = None
     resulting_state_version: str | None = None
-    executed_at: datetime | None = None
+    executed_at: AwareDatetime | None = None
 
 
 def _type_name(value: str | type[Any]) -> str:
@@ -628,27 +658,32 @@ class MutationRequest(BaseModel):
         metadata: Mapping[str, Any] | None = None,
         request_id: str | None = None,
     ) -> MutationRequest:
-        return cls(
-            request_id=request_id or str(uuid.uuid4()),
-            scope=RequestScope(
-                state_id=state_id,
-                state_type=_type_name(state_type),
-                mutation_type=_type_name(mutation_type),
-            ),
-            payload=RequestPayload(intent=intent, context=context),
-            lifecycle=RequestLifecycle(
-                status=status,
-                pending_reason=pending_reason,
-                expires_at=expires_at,
-                created_at=now,
-                updated_at=now,
-            ),
-            requirements=tuple(requirements),
-            approval_requirements=tuple(approval_requirements),
-            decisions=tuple(decisions),
-            versioning=RequestVersioning(expected_state_version=expected_state_version),
-            metadata=dict(metadata) if metadata else {},
-        )
+        request_id = request_id or str(uuid.uuid4())
+        try:
+            return cls(
+                request_id=request_id,
+                scope=RequestScope(
+                    state_id=state_id,
+                    state_type=_type_name(state_type),
+                    mutation_type=_type_name(mutation_type),
+                ),
+                payload=RequestPayload(intent=intent, context=context),
+                lifecycle=RequestLifecycle(
+                    status=status,
+                    pending_reason=pending_reason,
+                    expires_at=expires_at,
+                    created_at=now,
+                    updated_at=now,
+                ),
+                requirements=tuple(requirements),
+                approval_requirements=tuple(approval_requirements),
+                decisions=tuple(decisions),
+                versioning=RequestVersioning(expected_state_version=expected_state_version),
+                metadata=dict(metadata) if metadata else {},
+            )
+        except ValidationError as exc:
+            raise InvalidArgumentError(
+                f"request '{request_id}' cannot be built: {exc}") from exc
 
     @classmethod
     def approved(
@@ -670,9 +705,12 @@ class MutationRequest(BaseModel):
 
         Raises:
             MissingArgumentError: ``intent`` or ``context`` is None.
-            InvalidArgumentError: ``state_id`` is blank.
+            InvalidArgumentError: ``state_id`` is blank, or an argument has the wrong type
+                (see ``_check_request_inputs``), or ``now`` has no timezone.
         """
-        _check_request_inputs(state_id, intent, context)
+        request_id = _check_request_inputs(
+            request_id, state_id, state_type, mutation_type, intent, context,
+            expected_state_version, metadata, now, None)
         now = now or utc_now()
         return cls._new(
             state_id, state_type, mutation_type, intent, context,
@@ -780,11 +818,18 @@ class MutationRequest(BaseModel):
 
         Raises:
             MissingArgumentError: ``intent``, ``context`` or ``pending_reason`` is None.
-            InvalidArgumentError: ``state_id`` is blank.
+            InvalidArgumentError: ``state_id`` is blank, an argument has the wrong type, or
+                ``now`` or ``expires_at`` has no timezone.
         """
-        _check_request_inputs(state_id, intent, context)
+        request_id = _check_request_inputs(
+            request_id, state_id, state_type, mutation_type, intent, context,
+            expected_state_version, metadata, now, expires_at)
         if pending_reason is None:
-            raise MissingArgumentError("a pending request needs a pending reason")
+            raise MissingArgumentError(
+                f"pending request '{request_id}' needs a pending reason")
+        if type(pending_reason) is not PendingReason:
+            raise InvalidArgumentError(
+                f"pending request '{request_id}' needs a PendingReason, not {pending_reason!r}")
         now = now or utc_now()
         return cls._new(
             state_id, state_type, mutation_type, intent, context,
@@ -831,10 +876,12 @@ class MutationRequest(BaseModel):
         """
         from governance.approval import map_approval_requirements
 
-        _check_request_inputs(state_id, intent, context)
+        rid = _check_request_inputs(
+            request_id, state_id, state_type, mutation_type, intent, context,
+            expected_state_version, metadata, now, expires_at)
         if requirements is None:
-            raise MissingArgumentError("a pending-approval request needs its requirements")
-        rid = request_id or str(uuid.uuid4())
+            raise MissingArgumentError(
+                f"pending-approval request '{rid}' needs its requirements")
         approvals = map_approval_requirements(requirements, request_id=rid)
         if not approvals:
             raise InvalidOperationError(
@@ -866,14 +913,53 @@ class MutationRequest(BaseModel):
         )
 
 
-def _check_request_inputs(state_id: str, intent: MutationIntent, context: MutationContext) -> None:
-    if intent is None:
-        raise MissingArgumentError("a request needs an intent")
-    if context is None:
-        raise MissingArgumentError("a request needs the requester's context")
-    if state_id is None or not str(state_id).strip():
-        raise InvalidArgumentError("a request needs a non-blank state id")
+def _check_request_inputs(
+    request_id: Any, state_id: Any, state_type: Any, mutation_type: Any, intent: Any,
+    context: Any, expected_state_version: Any, metadata: Any, now: Any, expires_at: Any,
+) -> str:
+    """Check a factory's arguments; return the request id (the given one, or a new uuid).
 
+    Refused: an id that is not a non-blank string; a blank state id; a state or mutation type
+    that is neither a class nor a non-blank string; an intent or context of the wrong type; an
+    expected state version that is not a string; metadata that is not a mapping; ``now`` or
+    ``expires_at`` without a timezone. Messages name the request.
+    """
+    if request_id is not None and (not isinstance(request_id, str) or not request_id.strip()):
+        raise InvalidArgumentError(
+            f"a request id must be a non-blank string, not {request_id!r}")
+    rid = request_id if request_id is not None else str(uuid.uuid4())
+    what = f"request '{rid}'"
+    if intent is None:
+        raise MissingArgumentError(f"{what} needs an intent")
+    if context is None:
+        raise MissingArgumentError(f"{what} needs the requester's context")
+    if not isinstance(intent, MutationIntent):
+        raise InvalidArgumentError(
+            f"{what} needs a MutationIntent as its intent, not {type(intent).__name__}")
+    if not isinstance(context, MutationContext):
+        raise InvalidArgumentError(
+            f"{what} needs a MutationContext as its context, not {type(context).__name__}")
+    if state_id is None or not isinstance(state_id, str) or not state_id.strip():
+        raise InvalidArgumentError(f"{what} needs a non-blank state id, not {state_id!r}")
+    for label, value in (("state type", state_type), ("mutation type", mutation_type)):
+        if isinstance(value, str) and value.strip():
+            continue
+        if isinstance(value, type):
+            continue
+        raise InvalidArgumentError(
+            f"{what} needs its {label} as a class or a non-blank name, not {value!r}")
+    if expected_state_version is not None and not isinstance(expected_state_version, str):
+        raise InvalidArgumentError(
+            f"{what} needs its expected state version as a string, not "
+            f"{expected_state_version!r}")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise InvalidArgumentError(
+            f"{what} needs its metadata as a mapping, not {type(metadata).__name__}")
+    for label, instant in (("now", now), ("expires_at", expires_at)):
+        if instant is not None and not _aware(instant):
+            raise InvalidArgumentError(
+                f"{what}: {label} must be a timezone-aware datetime, not {instant!r}")
+    return rid
 
 # -- the rules every change of a request obeys -------------------------------------------------
 

@@ -17,11 +17,13 @@ from governance.errors import (
     InvalidOperationError,
     MissingArgumentError,
     RequestNotExecutableError,
+    RequestNotFoundError,
 )
 from governance.requests import (
     ApprovalRequirementStatus,
     DecisionType,
     ExecutionClaim,
+    GovernedExecutionKind,
     MutationRequest,
     PendingReason,
     RequestStatus,
@@ -88,6 +90,7 @@ _STALE_OUTCOMES = {
 }
 _APPROVED = RequestStatus.APPROVED
 _REQUIREMENT_PENDING = ApprovalRequirementStatus.PENDING
+_COMPENSATION = GovernedExecutionKind.COMPENSATION
 _FIRST_TERMINAL = min(status for status in RequestStatus if status.is_terminal)
 
 
@@ -282,6 +285,23 @@ class VersionResolutionManager:
         return resolution_of(stored, resolution.outcome, resolution.expected_state_version,
                            resolution.current_state_version, resolution.is_stale)
 
+    def _check_compensated_original(self, loaded: MutationRequest) -> None:
+        # DOMAIN loads the original only at link-back, after the engine ran; checking first
+        # means a compensation of an unknown or unfinished request fails before anything is
+        # written or run.
+        plan = loaded.execution.compensation
+        if plan is None:
+            return
+        original = self._store.get(plan.original_request_id)
+        if original is None:
+            raise RequestNotFoundError(plan.original_request_id)
+        status = original.lifecycle.status
+        if not status.is_terminal:
+            raise RequestNotExecutableError(
+                loaded.request_id, loaded.lifecycle.status.name,
+                f"it compensates request '{plan.original_request_id}', which is "
+                f"{status.name}; only a request in a terminal status is compensated")
+
     def resolve_for_execution(
         self,
         request_id: str,
@@ -294,8 +314,14 @@ class VersionResolutionManager:
         The claim and the resolution are persisted by the same compare-and-set, so of several
         callers racing on one request exactly one wins; the others fail before anything runs.
 
+        A compensation is claimed only once the request it compensates has finished: an
+        original still on its way may be held by its own execution, and the compensation's
+        link-back would have to write to it.
+
         Raises:
-            RequestNotExecutableError: the request is not APPROVED, or is already claimed.
+            RequestNotExecutableError: the request is not APPROVED, or is already claimed, or
+                it is a compensation whose original is not in a terminal status.
+            RequestNotFoundError: it is a compensation whose original is not stored.
             and every error of ``resolve_and_store``.
         """
         if type(current_state_version) is not str or not current_state_version.strip():
@@ -305,12 +331,15 @@ class VersionResolutionManager:
         loaded = self._store.require(request_id)
         if loaded.lifecycle.status != _APPROVED:
             raise RequestNotExecutableError(request_id, loaded.lifecycle.status.name)
-        claim = loaded.execution.claim
+        execution = loaded.execution
+        claim = execution.claim
         if claim is not None:
             raise RequestNotExecutableError(
                 request_id, loaded.lifecycle.status.name,
                 f"execution '{claim.claim_id}' already claimed it at "
                 f"{claim.claimed_at.isoformat()}")
+        if execution.kind is _COMPENSATION:
+            self._check_compensated_original(loaded)
         if context is None:
             raise MissingArgumentError(
                 f"resolving request '{request_id}' needs the resolver's context")
