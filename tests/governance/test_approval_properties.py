@@ -10,7 +10,15 @@ of approve / reject / expire actions by random actors at advancing times:
   otherwise; SATISFIED only comes from a group that reached its quorum; approvals happen in step
   order, by targets, before the deadline, by distinct actors within a group;
 - decisions only append; every successful write moves the revision by exactly one; once the
-  request leaves PENDING (approved, rejected, expired) no approval action changes it again.
+  request leaves PENDING (approved, rejected, expired) no approval action changes it again;
+- approval groups: requirements that name the same ``ApprovalGroupId`` are refused when the
+  request is built, a generated group id never takes an explicit one, and a quorum only ever
+  counts members of one policy requirement;
+- actor identity: actors act under spellings of their id that differ in case and surrounding
+  blanks, and the model compares ids trimmed and case-insensitively (one actor, one approval
+  per group); the requester ("alice", who may carry an approving role or group) never approves;
+- renewal: after a stale resolution with ``REQUIRE_RENEWED_APPROVAL`` every requirement is
+  PENDING again, and approving each step anew approves the request again.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -31,17 +40,27 @@ from governance import (
     GovernanceError,
     InMemoryRequestStore,
     InvalidApprovalActionError,
+    InvalidApprovalConfigurationError,
     InvalidApprovalWorkflowStateError,
     MutationContext,
     MutationRequest,
     PendingReason,
     PolicyRequirement,
     RequestStatus,
+    ResolutionStrategy,
+    VersionResolutionManager,
+    actor_identity,
 )
 from tests.governance.conftest import BASE_TIME, FixedClock, approval_request
 
 ACTORS = ["ann", "ben", "cat", "dan"]
 OUTSIDERS = ["mallory"]
+REQUESTER = "alice"
+"""Files every request (``approval_request``); acts too, sometimes with an approving role."""
+GROUP_IDS = ["g1", "g2", "approval-group-1-0", "approval-group-2-1"]
+"""Explicit approval group ids, two of them spelled as generated ones."""
+SPELLINGS = {"as-is": lambda a: a, "upper": str.upper, "padded": lambda a: f" {a} ",
+             "title": str.title}
 ROLES = ["sre", "dba"]
 GROUPS = ["ops", "sec"]
 RID = "req-prop"
@@ -72,6 +91,9 @@ def approval_configurations(draw: st.DrawFn) -> list[PolicyRequirement]:
         hours = draw(st.none() | st.integers(1, 5))
         if hours is not None:
             data["ExpiresAt"] = BASE_TIME + timedelta(hours=hours)
+        group_id = draw(st.none() | st.none() | st.sampled_from(GROUP_IDS))
+        if group_id is not None:
+            data["ApprovalGroupId"] = group_id
         requirements.append(PolicyRequirement(type="Approval", description=f"gate {index}",
                                               data=data))
     return requirements
@@ -93,7 +115,7 @@ profiles = st.fixed_dictionaries({
     actor: st.builds(Profile,
                      roles=st.lists(st.sampled_from(ROLES), unique=True).map(tuple),
                      groups=st.lists(st.sampled_from(GROUPS), unique=True).map(tuple))
-    for actor in [*ACTORS, *OUTSIDERS]})
+    for actor in [*ACTORS, *OUTSIDERS, REQUESTER]})
 
 TARGET = "<a target>"
 """Stands for an actor who really is a target of the picked requirement (when there is one)."""
@@ -104,15 +126,33 @@ TARGET = "<a target>"
 actions = st.lists(st.tuples(
     st.sampled_from(["approve"] * 8 + ["reject", "expire"]),
     st.integers(0, 11),
-    st.one_of(st.just(TARGET), st.sampled_from([*ACTORS, *OUTSIDERS])),
+    st.one_of(st.just(TARGET), st.sampled_from([*ACTORS, *OUTSIDERS, REQUESTER])),
     st.integers(0, 20),
+    st.sampled_from(sorted(SPELLINGS)),
 ), min_size=6, max_size=40)
+
+
+def _shared_group_ids(config: list[PolicyRequirement]) -> bool:
+    explicit = [r.data["ApprovalGroupId"] for r in config if "ApprovalGroupId" in r.data]
+    return len(explicit) != len(set(explicit))
+
+
+def _create(store: InMemoryRequestStore, config: list[PolicyRequirement]
+            ) -> MutationRequest | None:
+    """The stored request, or None when the configuration is refused as it should be."""
+    if _shared_group_ids(config):
+        with pytest.raises(InvalidApprovalConfigurationError):
+            approval_request(*config, request_id=RID, now=BASE_TIME)
+        event("refused: two requirements share an approval group id")
+        return None
+    return store.create(approval_request(*config, request_id=RID, now=BASE_TIME))
 
 
 # -- the model --------------------------------------------------------------------------------
 
 def _is_target(requirement: ApprovalRequirement, actor: str, profile: Profile) -> bool:
-    return (requirement.approver_id == actor
+    return ((bool(requirement.approver_id) and actor_identity(requirement.approver_id)
+            == actor_identity(actor))
             or (requirement.approver_role is not None and requirement.approver_role
                 in profile.roles)
             or (requirement.approver_group is not None and requirement.approver_group
@@ -142,9 +182,12 @@ def _predicted_refusal(request: MutationRequest, requirement: ApprovalRequiremen
     current = min(r.step_order for r in request.approval_requirements if r.status == PENDING)
     if requirement.step_order != current:
         return InvalidApprovalActionError
+    if kind == "approve" and actor == REQUESTER:
+        return InvalidApprovalActionError
     if kind == "approve" and any(
             r.status == ApprovalRequirementStatus.APPROVED and r.decision_context is not None
-            and r.decision_context.actor_id == actor for r in _group(request, requirement)):
+            and actor_identity(r.decision_context.actor_id or "") == actor
+            for r in _group(request, requirement)):
         return InvalidApprovalActionError
     return None
 
@@ -160,21 +203,32 @@ def _check_request(request: MutationRequest, profiles: dict[str, Profile]) -> No
     for requirement in requirements:
         members = _group(request, requirement)
         approved = [m for m in members if m.status == ApprovalRequirementStatus.APPROVED]
+        # a group never spans two policy requirements
+        assert {m.description for m in members} == {requirement.description}
         if requirement.status == ApprovalRequirementStatus.SATISFIED:
             assert len(members) > 1
             assert len(approved) >= requirement.required_approvals
         if requirement.status == ApprovalRequirementStatus.APPROVED:
             context = requirement.decision_context
             assert context is not None and context.actor_id is not None
-            assert _is_target(requirement, context.actor_id, profiles[context.actor_id])
+            actor = actor_identity(context.actor_id)
+            assert actor != REQUESTER
+            assert _is_target(requirement, actor, profiles[actor])
             assert requirement.decided_at is not None
             assert requirement.expires_at is None or requirement.decided_at < \
                 requirement.expires_at
             # Every earlier step was fulfilled before this one was decided.
             assert all(r.status in FULFILLED for r in requirements
                        if r.step_order < requirement.step_order)
-        actors = [m.decision_context.actor_id for m in approved if m.decision_context]
+        actors = [actor_identity(m.decision_context.actor_id or "") for m in approved
+                  if m.decision_context]
         assert len(actors) == len(set(actors))
+    group_sources: dict[str, set[str]] = {}
+    for requirement in requirements:
+        if requirement.approval_group_id:
+            group_sources.setdefault(requirement.approval_group_id, set()).add(
+                requirement.description)
+    assert all(len(sources) == 1 for sources in group_sources.values())
     granted_steps = [d.metadata["StepOrder"] for d in request.decisions if d.code == "GRANTED"]
     assert granted_steps == sorted(granted_steps)
 
@@ -183,14 +237,17 @@ def _check_request(request: MutationRequest, profiles: dict[str, Profile]) -> No
 @given(config=approval_configurations(), profiles=profiles, steps=actions)
 def test_random_approval_sequences_approve_only_when_every_requirement_is_fulfilled_in_order(
         config: list[PolicyRequirement], profiles: dict[str, Profile],
-        steps: list[tuple[str, int, str, int]]) -> None:
+        steps: list[tuple[str, int, str, int, str]]) -> None:
     store = InMemoryRequestStore()
     clock = FixedClock(BASE_TIME)
     workflow = ApprovalWorkflowManager(store, clock=clock)
-    current = store.create(approval_request(*config, request_id=RID, now=BASE_TIME))
+    created = _create(store, config)
+    if created is None:
+        return
+    current = created
     writes = 0
 
-    for kind, pick, actor, advance in steps:
+    for kind, pick, actor, advance, spelling in steps:
         clock.advance(timedelta(minutes=advance))
         now = clock.now
         before = current
@@ -215,7 +272,7 @@ def test_random_approval_sequences_approve_only_when_every_requirement_is_fulfil
                 targets = [a for a in [*ACTORS, *OUTSIDERS]
                            if _is_target(requirement, a, profiles[a])] or OUTSIDERS
                 actor = targets[pick % len(targets)]
-            context = profiles[actor].context(actor, now)
+            context = profiles[actor].context(SPELLINGS[spelling](actor), now)
             expected = _predicted_refusal(before, requirement, kind, actor, profiles[actor], now)
             try:
                 if kind == "approve":
@@ -258,7 +315,10 @@ def test_approving_each_current_step_by_distinct_targets_always_approves_the_req
         config: list[PolicyRequirement]) -> None:
     store = InMemoryRequestStore()
     workflow = ApprovalWorkflowManager(store, clock=FixedClock(BASE_TIME))
-    current = store.create(approval_request(*config, request_id=RID, now=BASE_TIME))
+    created = _create(store, config)
+    if created is None:
+        return
+    current = created
     writes = 0
 
     while current.status == RequestStatus.PENDING:
@@ -278,3 +338,57 @@ def test_approving_each_current_step_by_distinct_targets_always_approves_the_req
     assert all(r.status in FULFILLED for r in current.approval_requirements)
     assert writes <= len(current.approval_requirements)
     assert [d.code for d in current.decisions].count("APPROVED") == 1
+
+
+def _approve_every_step(workflow: ApprovalWorkflowManager, current: MutationRequest,
+                        limit: int | None = None) -> MutationRequest:
+    """Approve the current step's first pending requirement by a fresh target, ``limit`` times
+    (or until the request leaves PENDING)."""
+    done = 0
+    while current.status == RequestStatus.PENDING and (limit is None or done < limit):
+        step = min(r.step_order for r in current.approval_requirements if r.status == PENDING)
+        requirement = next(r for r in current.approval_requirements
+                           if r.status == PENDING and r.step_order == step)
+        actor = requirement.approver_id or f"member-{current.revision}"
+        context = MutationContext.user(actor, timestamp=BASE_TIME, metadata={
+            "ActorRoles": [requirement.approver_role] if requirement.approver_role else [],
+            "ActorGroups": [requirement.approver_group] if requirement.approver_group else []})
+        current = workflow.approve_requirement(RID, requirement.approval_id, context)
+        done += 1
+    return current
+
+
+@settings(max_examples=100, deadline=None)
+@given(config=approval_configurations(), approvals_first=st.integers(0, 6),
+       version=st.sampled_from(["11", "12"]))
+def test_a_renewed_approval_is_a_new_round_that_approves_again(
+        config: list[PolicyRequirement], approvals_first: int, version: str) -> None:
+    store = InMemoryRequestStore()
+    workflow = ApprovalWorkflowManager(store, clock=FixedClock(BASE_TIME))
+    created = _create(store, config)
+    if created is None:
+        return
+    before = _approve_every_step(workflow, created, approvals_first)
+    event(f"renewed while {before.status.name}")
+
+    resolution = VersionResolutionManager(store).resolve_and_store(
+        RID, version, MutationContext.system("resolver"),
+        ResolutionStrategy.REQUIRE_RENEWED_APPROVAL)
+
+    renewed = resolution.request
+    assert (renewed.status, renewed.pending_reason) == (RequestStatus.PENDING,
+                                                       PendingReason.APPROVAL)
+    assert renewed.expected_state_version == version
+    assert [r.approval_id for r in renewed.approval_requirements] == [
+        r.approval_id for r in before.approval_requirements]
+    assert all(r.status == PENDING and r.decided_at is None and r.decision_context is None
+               for r in renewed.approval_requirements)
+    assert renewed.decisions[:len(before.decisions)] == before.decisions
+
+    again = _approve_every_step(workflow, renewed)
+
+    assert again.status == RequestStatus.APPROVED
+    assert all(r.status in FULFILLED for r in again.approval_requirements)
+    codes = [d.code for d in again.decisions]
+    assert codes.count("RENEWED_APPROVAL_REQUIRED") == 1
+    assert codes.count("APPROVED") == (2 if before.status == RequestStatus.APPROVED else 1)
