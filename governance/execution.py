@@ -118,7 +118,7 @@ class GovernedMutation(Generic[TState]):
         execution = request.execution
         kind = _KIND_NAMES[execution.kind]
         plan = execution.compensation
-        compensation = governed_compensation_facts(plan)
+        compensation = governed_compensation_facts(plan) if plan is not None else None
         request_id = request.request_id
         inner_intent = inner.intent
         request_intent = request.payload.intent
@@ -255,8 +255,9 @@ class OutcomeRecorder:
             RequestConcurrencyError: the stored request moved past ``claimed``.
         """
         execution = claimed.execution
-        decision_metadata = {**(metadata or {}), "ExecutionKind": _KIND_NAMES[execution.kind],
-                             **compensation_metadata(execution.compensation)}
+        decision_metadata = {**(metadata or {}), "ExecutionKind": _KIND_NAMES[execution.kind]}
+        if execution.compensation is not None:
+            decision_metadata.update(compensation_metadata(execution.compensation))
         decision = owned_decision(_REJECTED_TYPE, context, reason, decision_metadata,
                                   self._clock())
         rejected = next_snapshot(claimed, (decision,), owner=execution.claim,
@@ -285,10 +286,14 @@ class OutcomeRecorder:
         claimed: MutationRequest,
         context: MutationContext,
         result: MutationResult[Any],
-        resulting_state_version: str,
+        resulting_state_version: str | None,
     ) -> MutationRequest:
         """Record EXECUTED: the resulting version becomes the expected one, ``executed_at`` is
         the decision's time, and the request keeps the result's side effects.
+
+        ``resulting_state_version`` None records a mutation that was applied but whose new
+        state has no version: EXECUTED all the same (it ran), with no resulting version and
+        the expected one left as it was, and ``ResultingStateVersion`` "" in the decision.
 
         Raises:
             RequestConcurrencyError: the stored request moved past ``claimed``.
@@ -296,21 +301,28 @@ class OutcomeRecorder:
         execution = claimed.execution
         kind = execution.kind
         reason = "Compensation request executed" if kind is _COMPENSATION else "Request executed"
+        side_effects = result.side_effects
         metadata = {"ExecutionKind": _KIND_NAMES[kind],
-                    "ResultingStateVersion": resulting_state_version,
+                    "ResultingStateVersion": resulting_state_version or "",
                     "ChangeCount": result.changes.count,
-                    "SideEffectCount": len(result.side_effects),
-                    **compensation_metadata(execution.compensation)}
+                    "SideEffectCount": len(side_effects)}
+        plan = execution.compensation
+        if plan is not None:
+            metadata.update(compensation_metadata(plan))
         decision = owned_decision(_EXECUTED_TYPE, context, reason, metadata, self._clock())
-        versioning = evolve(
-            claimed.versioning,
-            expected_state_version=resulting_state_version,
-            resulting_state_version=resulting_state_version,
-            executed_at=decision.timestamp,
-        )
+        if resulting_state_version is None:
+            versioning = evolve(claimed.versioning, resulting_state_version=None,
+                                executed_at=decision.timestamp)
+        else:
+            versioning = evolve(
+                claimed.versioning,
+                expected_state_version=resulting_state_version,
+                resulting_state_version=resulting_state_version,
+                executed_at=decision.timestamp,
+            )
         executed = next_snapshot(claimed, (decision,), owner=execution.claim,
                                  lifecycle_changes=_TERMINAL_EXECUTED, versioning=versioning,
-                                 side_effects=tuple(result.side_effects))
+                                 side_effects=tuple(side_effects))
         return self._store.store_next(executed, claimed.revision)
 
     def record_resolution(self, resolution: VersionResolution, expected_revision: int
@@ -404,8 +416,8 @@ class GovernanceExecutionManager:
             RequestNotExecutableError: the request is not APPROVED, or is already claimed, or
                 it is a compensation whose original is not in a terminal status.
             RequestConcurrencyError: another writer changed the request first; nothing ran.
-            InvalidOperationError: the new state has no version; the request is recorded
-                REJECTED.
+            InvalidOperationError: the new state has no version; the mutation was applied, so
+                the request is recorded EXECUTED (without a resulting version) first.
             BaseException: whatever the engine raised (a ``KeyboardInterrupt`` out of ``apply``
                 included), after the request was recorded REJECTED, with a note naming the
                 request.
@@ -420,7 +432,17 @@ class GovernanceExecutionManager:
             raise InvalidArgumentError("executing a request needs a non-blank request id")
         if mutation is None:
             raise MissingArgumentError(f"executing request '{request_id}' needs a mutation")
-        _check_mutation(request_id, mutation)
+        # Refused before the claim: what the governed wrapper cannot use.
+        intent: Any
+        context: Any
+        try:
+            intent = mutation.intent
+            context = mutation.context
+        except AttributeError:
+            intent = context = None
+        if (not isinstance(intent, MutationIntent) or not isinstance(context, MutationContext)
+                or intent.metadata is None or context.metadata is None):
+            _refuse_mutation(request_id, mutation, intent, context)
         if governance_context is None:
             raise MissingArgumentError(
                 f"executing request '{request_id}' needs a governance context")
@@ -483,15 +505,15 @@ class GovernanceExecutionManager:
                 # As the default reader does: a version such as an int is recorded as text.
                 resulting = str(resulting)
         if _blank(resulting):
-            self._recorder.record_rejected(
-                claimed, governance_context,
-                "The mutation succeeded but its new state has no version to record",
-                {"CurrentStateVersion": current_state_version},
-                tuple(result.side_effects),
-            )
+            # The mutation was applied: the request says so (EXECUTED), without a resulting
+            # version, and the caller hears that the new state had none.
+            executed = self._recorder.record_executed(claimed, governance_context, result, None)
+            if executed.execution.kind is _COMPENSATION:
+                self._link_compensated_original(executed, governance_context, "")
             raise InvalidOperationError(
-                f"request '{request_id}': governed execution needs a non-blank resulting state "
-                "version; the request was recorded REJECTED") from failure
+                f"request '{request_id}': the mutation was applied and the request recorded "
+                "EXECUTED, but its new state has no version to record (governed execution "
+                "needs a non-blank resulting state version)") from failure
         assert resulting is not None
 
         executed = self._recorder.record_executed(claimed, governance_context, result, resulting)
@@ -555,22 +577,14 @@ class GovernanceExecutionManager:
                                  resulting, execution.kind, execution.compensation)
 
 
-def _check_mutation(request_id: str, mutation: Any) -> None:
-    """Refuse, before anything is claimed, what the governed wrapper cannot use: a mutation
-    needs a ``MutationIntent`` and a ``MutationContext``, each with a metadata mapping."""
-    try:
-        intent = mutation.intent
-        context = mutation.context
-    except AttributeError:
-        intent = context = None
+def _refuse_mutation(request_id: str, mutation: Any, intent: Any, context: Any) -> None:
     if not isinstance(intent, MutationIntent) or not isinstance(context, MutationContext):
         raise InvalidArgumentError(
             f"executing request '{request_id}' needs a mutation (an intent, a context and "
             f"apply/validate/simulate); got {type(mutation).__name__}")
-    if intent.metadata is None or context.metadata is None:
-        raise InvalidArgumentError(
-            f"executing request '{request_id}': the mutation's intent and context need "
-            "metadata mappings, not None")
+    raise InvalidArgumentError(
+        f"executing request '{request_id}': the mutation's intent and context need metadata "
+        "mappings, not None")
 
 
 def _read_version(state: Any) -> str:

@@ -1067,20 +1067,21 @@ def next_snapshot(
         InvalidOperationError: APPROVED while an approval requirement is not fulfilled.
     """
     claim = current.execution.claim
-    if claim is not None and claim is not owner and current.lifecycle.status < _FIRST_TERMINAL:
+    if claim is not owner and claim is not None and current.lifecycle.status < _FIRST_TERMINAL:
         raise RequestClaimedError(current.request_id, claim.claim_id)
-    for decision in decisions:
-        if decision.timestamp.tzinfo is None:
-            raise InvalidArgumentError(
-                f"request '{current.request_id}': the {decision.type.code} decision has a "
-                "timestamp without a timezone; every instant must be timezone-aware")
+    last = decisions[-1].timestamp
+    if last.tzinfo is None or (len(decisions) > 1 and any(
+            d.timestamp.tzinfo is None for d in decisions)):
+        raise InvalidArgumentError(
+            f"request '{current.request_id}': a decision has a timestamp without a timezone; "
+            "every instant must be timezone-aware")
     values = current.__dict__.copy()
     if updates:
         values.update(updates)
     if touch or lifecycle_changes:
         lifecycle_values = values["lifecycle"].__dict__.copy()
         if touch:
-            lifecycle_values["updated_at"] = decisions[-1].timestamp
+            lifecycle_values["updated_at"] = last
         if lifecycle_changes:
             if type(lifecycle_changes) is not LifecycleChanges:
                 _check_lifecycle_changes(current.request_id, lifecycle_changes)
@@ -1096,6 +1097,10 @@ def next_snapshot(
     values["decisions"] = append_decisions(current.decisions, *decisions)
     values["revision"] = current.revision + 1
     return assemble(MutationRequest, values)
+
+
+def _cannot_store(request_id: str, detail: str) -> InvalidArgumentError:
+    return InvalidArgumentError(f"request '{request_id}' cannot be stored: {detail}")
 
 
 def check_snapshot(request: MutationRequest) -> None:
@@ -1114,37 +1119,44 @@ def check_snapshot(request: MutationRequest) -> None:
         raise InvalidArgumentError(f"a stored request needs a non-blank string id, not "
                                    f"{request_id!r}")
 
-    def refuse(detail: str) -> InvalidArgumentError:
-        return InvalidArgumentError(f"request '{request_id}' cannot be stored: {detail}")
-
     lifecycle = request.lifecycle
     for key, (rule, expected) in _LIFECYCLE_RULES.items():
         value = getattr(lifecycle, key, None)
         if not rule(value):
-            raise refuse(f"its lifecycle {key} is {value!r}; expected {expected}")
-    instants: list[tuple[str, Any]] = [
-        (f"decision {i} ({d.type.code})", d.timestamp) for i, d in enumerate(request.decisions)]
+            raise _cannot_store(request_id,
+                                f"its lifecycle {key} is {value!r}; expected {expected}")
+    for index, decision in enumerate(request.decisions):
+        if not _aware(decision.timestamp):
+            raise _cannot_store(request_id,
+                                f"its decision {index} ({decision.type.code}) has the "
+                                f"timestamp {decision.timestamp!r}, not a timezone-aware "
+                                "datetime")
     for requirement in request.approval_requirements:
-        instants.append((f"approval '{requirement.approval_id}' expires_at",
-                         requirement.expires_at))
-        instants.append((f"approval '{requirement.approval_id}' decided_at",
-                         requirement.decided_at))
-    instants.append(("versioning executed_at", request.versioning.executed_at))
+        for label in ("expires_at", "decided_at"):
+            value = getattr(requirement, label)
+            if not _aware_or_none(value):
+                raise _cannot_store(request_id,
+                                    f"its approval '{requirement.approval_id}' has {label} "
+                                    f"{value!r}, not a timezone-aware datetime")
     execution = request.execution
+    others: list[tuple[str, Any]] = [("versioning executed_at",
+                                      request.versioning.executed_at)]
     if execution.claim is not None:
-        instants.append(("claim claimed_at", execution.claim.claimed_at))
-    instants.extend((f"link to '{link.request_id}'", link.linked_at)
-                    for link in execution.related_executions)
-    for label, value in instants:
+        others.append(("claim claimed_at", execution.claim.claimed_at))
+    others.extend(("link linked_at", link.linked_at) for link in execution.related_executions)
+    for label, value in others:
         if not _aware_or_none(value):
-            raise refuse(f"its {label} is {value!r}, not a timezone-aware datetime")
+            raise _cannot_store(request_id,
+                                f"its {label} is {value!r}, not a timezone-aware datetime")
     if held_claim(request) is not None:
         assert execution.claim is not None
-        raise refuse(f"it is {lifecycle.status.name} and claimed by execution "
-                     f"'{execution.claim.claim_id}'; a claim is only taken by resolution, "
-                     "before the engine runs")
+        raise _cannot_store(request_id,
+                            f"it is {lifecycle.status.name} and claimed by execution "
+                            f"'{execution.claim.claim_id}'; a claim is only taken by "
+                            "resolution, before the engine runs")
     if lifecycle.status is _APPROVED:
         pending = _pending_approvals(request.approval_requirements)
         if pending:
-            raise refuse(f"it is APPROVED while approval requirement(s) {', '.join(pending)} "
-                         "are not fulfilled")
+            raise _cannot_store(request_id,
+                                f"it is APPROVED while approval requirement(s) "
+                                f"{', '.join(pending)} are not fulfilled")

@@ -144,19 +144,6 @@ class VersionResolver:
             InvalidOperationError: the request is in a terminal status.
             RequestClaimedError: a running governed execution holds the request.
         """
-        return self._resolve(request, current_state_version, context, strategy, None)
-
-    def _resolve(
-        self,
-        request: MutationRequest,
-        current_state_version: str,
-        context: MutationContext,
-        strategy: ResolutionStrategy,
-        claim_clock: Clock | None,
-    ) -> VersionResolution:
-        """``resolve``; with a ``claim_clock``, an outcome that sends the request to the engine
-        also sets an execution claim by the context's actor, timed by that clock, in the same
-        snapshot. No claim is built for an outcome that stops the request."""
         if request is None:
             raise MissingArgumentError("version resolution needs a request")
         status = request.lifecycle.status
@@ -173,6 +160,21 @@ class VersionResolver:
         if context is None:
             raise MissingArgumentError(
                 f"resolving request '{request.request_id}' needs the resolver's context")
+        return self._resolve(request, current_state_version, context, strategy, None)
+
+    def _resolve(
+        self,
+        request: MutationRequest,
+        current_state_version: str,
+        context: MutationContext,
+        strategy: ResolutionStrategy,
+        claim_clock: Clock | None,
+    ) -> VersionResolution:
+        """``resolve`` once its arguments are checked (by ``resolve``, or by the manager's
+        ``resolve_for_execution``, which has checked them and the status already); with a
+        ``claim_clock``, an outcome that sends the request to the engine also sets an execution
+        claim by the context's actor, timed by that clock, in the same snapshot. No claim is
+        built for an outcome that stops the request."""
         # The strategy is checked whether or not the version is stale: a call with an unknown
         # strategy is wrong even when it happens not to need one.
         try:
@@ -186,10 +188,11 @@ class VersionResolver:
         metadata = {"ExpectedStateVersion": expected or "",
                     "CurrentStateVersion": current_state_version}
         now = self._clock()
-        if _blank(expected) or expected == current_state_version:
-            reason = (f"State version '{current_state_version}' is the approved one"
-                      if not _blank(expected)
-                      else "No expected state version was given; the request may proceed")
+        no_expectation = _blank(expected)
+        if no_expectation or expected == current_state_version:
+            reason = ("No expected state version was given; the request may proceed"
+                      if no_expectation
+                      else f"State version '{current_state_version}' is the approved one")
             decision = owned_decision(_VALIDATED, context, reason, metadata, now)
             # A VALIDATED decision leaves status and updated_at untouched.
             if claim_clock is None:

@@ -303,14 +303,15 @@ def test_an_impossible_approval_configuration_is_refused(data: dict[str, Any]) -
 
 # -- blank resulting state version ------------------------------------------------------------
 
-def test_a_blank_resulting_version_is_an_invalid_operation_and_the_request_ends_rejected() -> None:
+def test_a_blank_resulting_version_is_an_invalid_operation_and_the_request_ends_executed() -> None:
     world = World()
 
     _check(world, lambda w: w.execute(resulting_version=lambda state: " "),
            InvalidOperationError, RuntimeError)
 
+    # the mutation was applied, so the request says EXECUTED, without a resulting version
     stored = world.store.get("req-1")
-    assert stored.status == RequestStatus.REJECTED
+    assert stored.status == RequestStatus.EXECUTED
     assert stored.revision == 2
     assert stored.versioning.resulting_state_version is None
 

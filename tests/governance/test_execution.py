@@ -486,19 +486,23 @@ def test_the_exception_an_engine_raises_is_re_raised_unchanged_after_recording_r
 
 @pytest.mark.parametrize("reader", [lambda s: "", lambda s: "   ", lambda s: None],
                          ids=["empty", "blank", "none"])
-def test_a_blank_resulting_version_records_rejection_and_raises_naming_the_request(
+def test_a_blank_resulting_version_records_the_execution_and_raises_naming_the_request(
         executor: GovernanceExecutionManager, store: InMemoryRequestStore,
         request_1: MutationRequest, reader: Any) -> None:
     with pytest.raises(InvalidOperationError) as raised:
         _execute(executor, IncrementMutation(), resulting_version=reader)
 
     assert isinstance(raised.value, RuntimeError)
-    assert "req-1" in str(raised.value)
+    assert "req-1" in str(raised.value) and "EXECUTED" in str(raised.value)
+    # The mutation was applied: the request is EXECUTED, with no resulting version, and its
+    # expected version is left as it was.
     stored = store.get("req-1")
-    assert stored.status == RequestStatus.REJECTED
+    assert stored.status == RequestStatus.EXECUTED
     assert stored.revision == 2
     assert stored.versioning.resulting_state_version is None
-    assert stored.versioning.executed_at is None
+    assert stored.versioning.expected_state_version == request_1.expected_state_version
+    assert stored.versioning.executed_at == stored.decisions[-1].timestamp
+    assert stored.decisions[-1].metadata["ResultingStateVersion"] == ""
 
 
 def test_a_new_state_without_a_version_is_a_blank_resulting_version(
@@ -511,7 +515,7 @@ def test_a_new_state_without_a_version_is_a_blank_resulting_version(
     with pytest.raises(InvalidOperationError):
         _execute(executor, Unversioned())
 
-    assert store.get("req-1").status == RequestStatus.REJECTED
+    assert store.get("req-1").status == RequestStatus.EXECUTED
 
 
 def test_a_resulting_version_reader_that_raises_is_reported_as_a_blank_version(
@@ -524,7 +528,7 @@ def test_a_resulting_version_reader_that_raises_is_reported_as_a_blank_version(
         _execute(executor, IncrementMutation(), resulting_version=broken)
 
     assert isinstance(raised.value.__cause__, KeyError)
-    assert store.get("req-1").status == RequestStatus.REJECTED
+    assert store.get("req-1").status == RequestStatus.EXECUTED
 
 
 # -- argument refusals ------------------------------------------------------------------------
