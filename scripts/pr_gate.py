@@ -3,10 +3,11 @@ suites, with a verdict that tells the three outcomes apart.
 
 Two kinds of figure, gated differently:
 
-- Instruction counters (``*Instructions`` benchmarks, counted under callgrind) are the primary
-  verdict. They do not move with the machine's load, so they are gated on a tight factor
-  (``--counter-factor``, default 1.02, chosen from their measured spread, which stays under
-  0.1 %): any counter more than 2 % worse is a regression, named with its figures.
+- Deterministic counters are the primary verdict: the instruction counters (``*Instructions``
+  benchmarks, counted under callgrind) and the allocation twins (``*AllocatedBytes``,
+  ``*AllocatedBlocks``). They do not move with the machine's load, so they are gated on a tight
+  factor (``--counter-factor``, default 1.02, chosen from their measured spread): any counter
+  more than 2 % worse is a regression, named with its figures.
 - Timings are gated on a wide factor only (``--factor``, default 1.5): waits, locks and system
   calls show in time, not in instructions, but on a shared machine a timing moves by tens of
   percent with the neighbours. A timing asv finds changed is measured again, on both sides, up
@@ -59,7 +60,9 @@ DEFAULT_FACTOR = 1.5
 # Pooled reruns of the timings the first comparison finds changed; the last one decides.
 DEFAULT_CONFIRM = 2
 DEFAULT_MACHINE = os.environ.get("ASV_MACHINE", "governance-2vcpu")
-COUNTER_MARK = "Instruction"
+# Deterministic figures, gated on the counter factor: instruction counters and the allocation
+# twins (tracemalloc bytes and blocks of one call, which do not move with load either).
+COUNTER_MARKS = ("Instruction", "AllocatedBytes", "AllocatedBlocks")
 
 
 def gate_config() -> Path:
@@ -151,8 +154,9 @@ pooled with those already recorded for both commits (``--append-samples``)."""
 
 
 def is_counter(name: str) -> bool:
-    """Whether a benchmark is an instruction counter (gated on the counter factor)."""
-    return COUNTER_MARK in name
+    """Whether a benchmark is a deterministic counter (instructions, allocated bytes or
+    blocks), gated on the counter factor."""
+    return any(mark in name for mark in COUNTER_MARKS)
 
 
 def compare_counters(figures: dict[str, Figure], factor: float
@@ -322,9 +326,9 @@ def report_counters(figures: dict[str, Figure], worse: list[str], better: list[s
     """Print every counter's figures, marking those beyond ``factor``."""
     names = sorted(n for n in figures if is_counter(n))
     if not names:
-        print("== gate: no instruction counter was compared")
+        print("== gate: no counter was compared")
         return
-    print(f"== gate: instruction counters (per call; + worse, - better than {factor}x)")
+    print(f"== gate: counters (per call; + worse, - better than {factor}x)")
     for name in names:
         figure = figures[name]
         mark = "+" if name in worse else "-" if name in better else " "
@@ -343,7 +347,7 @@ def report_regression(counters: list[str], timings: list[str], options: GateOpti
                       elapsed: float) -> int:
     print(f"== gate verdict: REGRESSION ({elapsed:.0f}s).")
     if counters:
-        print(f"   instruction counters worse by more than {options.counter_factor}x:")
+        print(f"   counters worse by more than {options.counter_factor}x:")
         for name in counters:
             print(f"   {name}")
     if timings:
