@@ -30,6 +30,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -101,20 +102,42 @@ def commits_with_results(machine: str) -> set[str]:
     return found
 
 
+HARDWARE_FIELDS = ("arch", "cpu", "num_cpu")
+"""What makes two hosts one hardware class, with the memory size in whole GiB."""
+
+
+def _hardware(info: dict[str, Any]) -> tuple[Any, ...]:
+    ram = int(info.get("ram") or 0) // 2**30
+    return (*(str(info.get(key)) for key in HARDWARE_FIELDS), ram)
+
+
 def register_machine(machine: str) -> None:
     """Record this machine's description (os, arch, cpu, cores, ram as asv detects them) under
     the stable name, in asv's machine file and in ``results/<machine>/machine.json``.
 
-    ``asv machine --yes --machine NAME`` would store only the name: asv keeps just the values
-    that differ from its detected defaults.
+    asv writes the description into every result and draws one series per distinct
+    description, so a machine already recorded keeps its recorded description as long as this
+    host is of the same hardware class (a rebooted VM reports another kernel build and a few
+    hundred KB less memory; that is not another machine). A host of another class is refused:
+    its numbers would land in the same series. ``asv machine --yes --machine NAME`` would
+    store only the name: asv keeps just the values that differ from its detected defaults.
     """
     from asv.machine import Machine, MachineCollection
 
-    info = {**Machine.get_defaults(), "machine": machine}
+    detected = {**Machine.get_defaults(), "machine": machine}
+    path = ROOT / "results" / machine / "machine.json"
+    info = detected
+    if path.exists():
+        recorded = {k: v for k, v in json.loads(path.read_text()).items() if k != "version"}
+        if _hardware(recorded) != _hardware(detected):
+            raise SystemExit(
+                f"machine '{machine}' was recorded as {_hardware(recorded)} (arch, cpu, cores, "
+                f"GiB) but this host is {_hardware(detected)}: benchmark it under another name "
+                "(--machine or $ASV_MACHINE)")
+        info = recorded
     MachineCollection.save(machine, info)
-    folder = ROOT / "results" / machine
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "machine.json").write_text(json.dumps({**info, "version": 1}, indent=4) + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**info, "version": 1}, indent=4) + "\n")
 
 
 def register_counter_machine(machine: str) -> None:
@@ -130,13 +153,22 @@ def register_counter_machine(machine: str) -> None:
                f"[{platform.python_compiler()}], {libc}",
         "machine": machine,
         "num_cpu": "1",
-        "os": f"{platform.system()} {platform.release()}",
+        # Counts do not depend on the kernel: its release would only split the series.
+        "os": platform.system(),
         "ram": "",
     }
+    path = ROOT / "results" / machine / "machine.json"
+    if path.exists():
+        recorded = {k: v for k, v in json.loads(path.read_text()).items() if k != "version"}
+        if (recorded.get("arch"), recorded.get("cpu")) != (info["arch"], info["cpu"]):
+            raise SystemExit(
+                f"counter machine '{machine}' was recorded as {recorded.get('cpu')!r} but this "
+                f"host counts with {info['cpu']!r}: counts would not compare; count under "
+                "another name (--counter-machine or $ASV_COUNTER_MACHINE)")
+        info = recorded
     MachineCollection.save(machine, info)
-    folder = ROOT / "results" / machine
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "machine.json").write_text(json.dumps({**info, "version": 1}, indent=4) + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**info, "version": 1}, indent=4) + "\n")
 
 
 def run_commits(commits: list[str], machine: str, bench: str = TIMING_BENCH,
