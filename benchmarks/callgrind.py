@@ -31,6 +31,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -161,6 +162,17 @@ class InstructionCounter:
 
 
 STAGE = Path(tempfile.gettempdir()) / "governance-callgrind"
+_PATH = os.pathsep.join(p for p in ("/usr/local/bin", "/usr/bin", "/bin")
+                        if os.path.isdir(p))
+
+
+def _default_signals() -> None:
+    """Start the child with every signal at its default disposition, whatever the parent
+    ignores (an interpreter whose SIGINT is ignored sets up less at start-up)."""
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                   signal.SIGPIPE, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(number, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
 # The child starts from -c, not from the script's path: Python puts the real path of a script's
 # folder at the head of sys.path, which differs from one checkout to another.
 _BOOT = "import runpy, sys; sys.path.pop(0); runpy.run_path(sys.argv[1], run_name='__main__')"
@@ -213,19 +225,25 @@ def run_counter_child(bench_dir: Path, *, calls: int = COUNTED_CALLS,
         ]
         # A fixed, minimal environment: asv's variables (commit hashes, folders) would otherwise
         # differ from commit to commit and shift the heap.
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8",
+        env = {"PATH": _PATH, "LC_ALL": "C.UTF-8",
                "PYTHONHASHSEED": "0", "PYTHONNOUSERSITE": "1",
+               # pydantic would scan every installed distribution for plugins, in the order
+               # the file system lists them, which a reinstall changes.
+               "PYDANTIC_DISABLE_PLUGINS": "__all__",
                "PYTHONPYCACHEPREFIX": str(STAGE / "pycache")}
         # One call of every scenario without valgrind first, which leaves every module the
         # child imports compiled, through the fixed paths, in a cache of its own: a module
         # compiled during the counted run, or loaded from a cache written under another path,
         # would leave a different heap behind.
         subprocess.run([*child, "1", "0", *(keys or [])], env=env, cwd="/",
-                       capture_output=True, timeout=CHILD_TIMEOUT)
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=CHILD_TIMEOUT,
+                       preexec_fn=_default_signals)
         manifest.unlink(missing_ok=True)
-        done = subprocess.run(command, capture_output=True, text=True,
-                              env={**env, "PYTHONDONTWRITEBYTECODE": "1"}, cwd="/",
-                              timeout=CHILD_TIMEOUT)
+        # stdin too: the interpreter sets up its streams after what it is given (a terminal,
+        # a pipe), and the heap follows.
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, env={**env, "PYTHONDONTWRITEBYTECODE": "1"}, cwd="/",
+                              timeout=CHILD_TIMEOUT, preexec_fn=_default_signals)
         if done.returncode != 0 or not manifest.exists():
             raise RuntimeError(f"the callgrind child failed (exit {done.returncode}):\n"
                                f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
