@@ -162,20 +162,12 @@ class ExecuteApprovedInstructions(InstructionCounter):
         return self.count(counts, "revalidated_then_executed")
 
 
-class ExecuteApprovedFloorInstructions(InstructionCounter):
+class ExecuteApprovedFloorInstructions(ExecuteApprovedInstructions):
     """Instructions of one call of each scenario's floor (``ExecuteApprovedFloor``), counted in
-    the same valgrind process as ``ExecuteApprovedInstructions``."""
+    the same valgrind process as ``ExecuteApprovedInstructions`` (whose ``track_*`` methods it
+    inherits)."""
 
     family = "ExecuteApprovedFloor"
-
-    def track_matching_version(self, counts: dict[str, Any]) -> int:
-        return self.count(counts, "matching_version")
-
-    def track_rejected_as_stale(self, counts: dict[str, Any]) -> int:
-        return self.count(counts, "rejected_as_stale")
-
-    def track_revalidated_then_executed(self, counts: dict[str, Any]) -> int:
-        return self.count(counts, "revalidated_then_executed")
 
 
 class ExecuteApprovedInstructionRatioToFloor(InstructionCounter):

@@ -122,29 +122,15 @@ def register_machine(machine: str) -> None:
     its numbers would land in the same series. ``asv machine --yes --machine NAME`` would
     store only the name: asv keeps just the values that differ from its detected defaults.
     """
-    from asv.machine import Machine, MachineCollection
+    from asv.machine import Machine
 
-    detected = {**Machine.get_defaults(), "machine": machine}
-    path = ROOT / "results" / machine / "machine.json"
-    info = detected
-    if path.exists():
-        recorded = {k: v for k, v in json.loads(path.read_text()).items() if k != "version"}
-        if _hardware(recorded) != _hardware(detected):
-            raise SystemExit(
-                f"machine '{machine}' was recorded as {_hardware(recorded)} (arch, cpu, cores, "
-                f"GiB) but this host is {_hardware(detected)}: benchmark it under another name "
-                "(--machine or $ASV_MACHINE)")
-        info = recorded
-    MachineCollection.save(machine, info)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**info, "version": 1}, indent=4) + "\n")
+    _save_machine({**Machine.get_defaults(), "machine": machine}, _hardware,
+                  "(arch, cpu, cores, GiB)", "--machine or $ASV_MACHINE")
 
 
 def register_counter_machine(machine: str) -> None:
     """Record the counter machine: what decides whether two counts compare (architecture,
     interpreter build, glibc, valgrind), in the fields asv's machine file has."""
-    from asv.machine import MachineCollection
-
     python = f"{platform.python_implementation()} {platform.python_version()}"
     libc = " ".join(platform.libc_ver()).strip() or "unknown libc"
     info = {
@@ -157,14 +143,25 @@ def register_counter_machine(machine: str) -> None:
         "os": platform.system(),
         "ram": "",
     }
+    _save_machine(info, lambda i: (i.get("arch"), i.get("cpu")), "(arch, counting build)",
+                  "--counter-machine or $ASV_COUNTER_MACHINE")
+
+
+def _save_machine(info: dict[str, Any], identity: Any, described: str, override: str) -> None:
+    """Save ``info`` as asv's machine and in ``results/<machine>/machine.json``; a machine
+    already recorded keeps its recorded description if ``identity`` of both is the same, and
+    is refused otherwise (its numbers would not compare with the series')."""
+    from asv.machine import MachineCollection
+
+    machine = info["machine"]
     path = ROOT / "results" / machine / "machine.json"
     if path.exists():
         recorded = {k: v for k, v in json.loads(path.read_text()).items() if k != "version"}
-        if (recorded.get("arch"), recorded.get("cpu")) != (info["arch"], info["cpu"]):
+        if identity(recorded) != identity(info):
             raise SystemExit(
-                f"counter machine '{machine}' was recorded as {recorded.get('cpu')!r} but this "
-                f"host counts with {info['cpu']!r}: counts would not compare; count under "
-                "another name (--counter-machine or $ASV_COUNTER_MACHINE)")
+                f"machine '{machine}' was recorded as {identity(recorded)} {described} but "
+                f"this host is {identity(info)}: its numbers would not compare; use another "
+                f"name ({override})")
         info = recorded
     MachineCollection.save(machine, info)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ COUNTER_CLASSES = (ExecuteApprovedInstructions, ExecuteApprovedFloorInstructions
 
 
 def _tracks(cls: type) -> list[str]:
-    return sorted(name for name in vars(cls) if name.startswith("track_"))
+    return sorted(name for name in dir(cls) if name.startswith("track_"))
 
 
 def test_every_counted_scenario_has_exactly_one_counter_benchmark() -> None:
