@@ -16,11 +16,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+# Each spinner also stops when its parent is gone (it is then re-parented), so a test killed
+# half-way leaves no load behind.
 _SPIN = (
-    "import time\n"
+    "import os, time\n"
     "end = time.monotonic() + {seconds}\n"
+    "parent = os.getppid()\n"
     "n = 0\n"
-    "while time.monotonic() < end:\n"
+    "while time.monotonic() < end and os.getppid() == parent:\n"
     "    n += sum(range(1000))\n"
 )
 
