@@ -1145,10 +1145,10 @@ def check_snapshot(request: MutationRequest) -> None:
         if not (type(value) is datetime and type(value.tzinfo) is timezone) \
                 and not _aware(value):
             _name_broken_rule(request)
-    for value in optional:
-        if value is not None and not (type(value) is datetime
-                                      and type(value.tzinfo) is timezone) \
-                and not _aware(value):
+    for instant in optional:
+        if instant is not None and not (type(instant) is datetime
+                                        and type(instant.tzinfo) is timezone) \
+                and not _aware(instant):
             _name_broken_rule(request)
     if held_claim(request) is not None:
         assert claim is not None
