@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import benchmark_history  # noqa: E402
 import counter_shards  # noqa: E402
 
-from benchmarks.callgrind import valgrind_version  # noqa: E402
+from benchmarks.callgrind import counter_machine_name, valgrind_version  # noqa: E402
 
 MACHINE = "callgrind-cpython3.11.7-x86_64-valgrind3.19.0"
 ENV = "virtualenv-py3.11-pydantic2.13.5"
@@ -269,6 +270,9 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     _git(path, "checkout", "-q", "-B", "main")
     (path / "scripts" / "counter_shards.py").write_bytes(
         (ROOT / "scripts" / "counter_shards.py").read_bytes())
+    # The committed history already holds counts: the clone starts without them, as a
+    # repository with a backlog does.
+    shutil.rmtree(path / "results" / counter_machine_name(), ignore_errors=True)
     yield path
 
 
