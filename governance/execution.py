@@ -41,6 +41,7 @@ from governance.requests import (
     lifecycle_changes,
     next_snapshot,
     owned_decision,
+    plan_facts,
 )
 from governance.resolution import (
     ResolutionStrategy,
@@ -78,20 +79,7 @@ def governed_compensation_facts(plan: CompensationPlan | None) -> dict[str, Any]
     Decision metadata on the request keeps its own keys (``compensation_metadata``:
     ``CompensationKind``, ``CompensationTrigger``...).
     """
-    if plan is None:
-        return {}
-    data: dict[str, Any] = {
-        "OriginalRequestId": plan.original_request_id,
-        "Kind": plan.kind.name,
-        "Trigger": plan.trigger.name,
-    }
-    if plan.batch_id:
-        data["BatchId"] = plan.batch_id
-    if plan.related_request_ids:
-        data["RelatedRequestIds"] = list(plan.related_request_ids)
-    if plan.reason:
-        data["Reason"] = plan.reason
-    return data
+    return plan_facts(plan, "Kind", "Trigger", "Reason")
 
 
 class GovernedMutation(Generic[TState]):

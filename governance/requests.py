@@ -438,19 +438,27 @@ def compensation_metadata(plan: CompensationPlan | None) -> dict[str, Any]:
     Keys: ``OriginalRequestId``, ``CompensationKind``, ``CompensationTrigger``, and
     ``BatchId`` / ``RelatedRequestIds`` / ``CompensationReason`` when the plan has them.
     """
+    return plan_facts(plan, "CompensationKind", "CompensationTrigger", "CompensationReason")
+
+
+def plan_facts(plan: CompensationPlan | None, kind_key: str, trigger_key: str,
+               reason_key: str) -> dict[str, Any]:
+    """A compensation plan's facts (empty without a plan): ``OriginalRequestId``, the kind and
+    trigger names under ``kind_key`` and ``trigger_key``, and ``BatchId`` /
+    ``RelatedRequestIds`` / the reason under ``reason_key`` when the plan has them."""
     if plan is None:
         return {}
     data: dict[str, Any] = {
         "OriginalRequestId": plan.original_request_id,
-        "CompensationKind": plan.kind.name,
-        "CompensationTrigger": plan.trigger.name,
+        kind_key: plan.kind.name,
+        trigger_key: plan.trigger.name,
     }
     if plan.batch_id:
         data["BatchId"] = plan.batch_id
     if plan.related_request_ids:
         data["RelatedRequestIds"] = list(plan.related_request_ids)
     if plan.reason:
-        data["CompensationReason"] = plan.reason
+        data[reason_key] = plan.reason
     return data
 
 
