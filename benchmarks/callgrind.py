@@ -102,17 +102,14 @@ def valgrind_version() -> str | None:
     return out.removeprefix("valgrind-") or None
 
 
-def counter_machine_name(python: str = sys.executable) -> str:
+def counter_machine_name() -> str:
     """The asv machine name the counts are recorded under, e.g.
     ``callgrind-cpython3.11.7-x86_64-valgrind3.19.0``: what must match for counts to compare,
-    as far as it can be read from names (the interpreter's implementation and version, the
-    architecture, valgrind). Counts from another interpreter build or glibc still land under
-    this name; the README says how to check those."""
-    info = subprocess.run(
-        [python, "-c", "import platform; print(platform.python_implementation().lower() + "
-                       "platform.python_version())"],
-        capture_output=True, text=True, check=True).stdout.strip()
-    return f"callgrind-{info}-{platform.machine()}-valgrind{valgrind_version() or 'none'}"
+    as far as it can be read from names (this interpreter's implementation and version, the
+    architecture, valgrind). The machine's ``machine.json`` records the interpreter's compiler
+    and glibc too, and the main job refuses to count under a name recorded with others."""
+    python = platform.python_implementation().lower() + platform.python_version()
+    return f"callgrind-{python}-{platform.machine()}-valgrind{valgrind_version() or 'none'}"
 
 
 # -- parent side: asv's setup_cache and the benchmark classes --------------------------------
