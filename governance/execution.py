@@ -21,6 +21,7 @@ from governance._models import evolve, frozen_constructor
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.mutation import Mutation
 from governance.core.results import MutationResult, ValidationResult
+from governance.decisions import DecisionType, LifecycleDecision, RequestDecision, owned_decision
 from governance.errors import (
     InvalidArgumentError,
     InvalidOperationError,
@@ -29,18 +30,14 @@ from governance.errors import (
 )
 from governance.requests import (
     CompensationPlan,
-    DecisionType,
     ExecutionLink,
     ExecutionLinkType,
     GovernedExecutionKind,
-    LifecycleDecision,
     MutationRequest,
-    RequestDecision,
     RequestStatus,
     compensation_metadata,
     lifecycle_changes,
     next_snapshot,
-    owned_decision,
     plan_facts,
 )
 from governance.resolution import (

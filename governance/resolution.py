@@ -11,7 +11,9 @@ from typing import Any
 from governance._clock import Clock, utc_now
 from governance._ids import IdSequence
 from governance._models import assemble, evolve, frozen_constructor
+from governance.approval_requirements import ApprovalRequirementStatus
 from governance.core.context import MutationContext
+from governance.decisions import DecisionType, VersionResolutionDecision, owned_decision
 from governance.errors import (
     InvalidArgumentError,
     InvalidOperationError,
@@ -20,17 +22,13 @@ from governance.errors import (
     RequestNotFoundError,
 )
 from governance.requests import (
-    ApprovalRequirementStatus,
-    DecisionType,
     ExecutionClaim,
     GovernedExecutionKind,
     MutationRequest,
     PendingReason,
     RequestStatus,
-    VersionResolutionDecision,
     lifecycle_changes,
     next_snapshot,
-    owned_decision,
 )
 from governance.store import RequestStore
 

@@ -117,16 +117,15 @@ def records_only(fixture: ExecutionFixture) -> Callable[[], Any]:
     from governance.core.history import MutationHistoryEntry
     from governance.core.policies import PolicyDecision, PolicyDecisionSeverity
     from governance.core.results import MutationMetrics, MutationResult, ValidationResult
-    from governance.execution import GovernedExecutionResult, GovernedMutation
-    from governance.requests import (
+    from governance.decisions import (
         DecisionLog,
         DecisionType,
-        ExecutionClaim,
         LifecycleDecision,
         RequestDecision,
-        RequestStatus,
         VersionResolutionDecision,
     )
+    from governance.execution import GovernedExecutionResult, GovernedMutation
+    from governance.requests import ExecutionClaim, RequestStatus
     from governance.resolution import ResolutionOutcome, VersionResolution
 
     assemble, evolve, build = _models.assemble, _models.evolve, _models.build_record

@@ -22,7 +22,7 @@ from governance import (
     VersionResolution,
 )
 from governance._models import assemble, evolve, frozen_constructor
-from governance.requests import owned_decision
+from governance.decisions import owned_decision
 from tests.governance.conftest import BASE_TIME, approved_request
 
 
