@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, GetCoreSchemaH
 from pydantic_core import core_schema
 
 from governance._clock import is_aware, utc_now
-from governance._models import assemble
+from governance._models import record_builder
 from governance.core.context import MutationContext
 from governance.errors import InvalidArgumentError, MissingArgumentError
 
@@ -145,13 +145,13 @@ class RequestDecision(BaseModel):
         if timestamp is not None and not is_aware(timestamp):
             raise InvalidArgumentError(
                 f"a {type.code} decision needs a timezone-aware timestamp, not {timestamp!r}")
-        return assemble(cls, {
-            "type": type,
-            "context": context,
-            "reason": reason,
-            "timestamp": timestamp or utc_now(),
-            "metadata": dict(metadata) if metadata else {},
-        })
+        return _build_decision(
+            type=type,
+            context=context,
+            reason=reason,
+            timestamp=timestamp or utc_now(),
+            metadata=dict(metadata) if metadata else {},
+        )
 
     @classmethod
     def lifecycle(cls, decision: LifecycleDecision, context: MutationContext,
@@ -174,6 +174,9 @@ class RequestDecision(BaseModel):
         """A version-resolution decision."""
         return cls.create(DecisionType.version_resolution(decision), context, reason, metadata,
                           timestamp)
+
+
+_build_decision = record_builder(RequestDecision)
 
 
 def check_decision_inputs(what: str, context: Any, reason: Any, metadata: Any) -> None:
@@ -201,8 +204,8 @@ def owned_decision(type: DecisionType, context: MutationContext, reason: str | N
     """
     if context is None:
         raise MissingArgumentError(f"a {type.code} decision needs the context of its actor")
-    return assemble(RequestDecision, {"type": type, "context": context, "reason": reason,
-                                      "timestamp": timestamp, "metadata": metadata})
+    return _build_decision(type=type, context=context, reason=reason,
+                                      timestamp=timestamp, metadata=metadata)
 
 
 class DecisionLog(Sequence[RequestDecision]):

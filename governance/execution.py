@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from governance._clock import Clock, utc_now
-from governance._models import evolve, frozen_constructor
+from governance._models import evolve, record_builder
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.mutation import Mutation
 from governance.core.results import MutationResult, ValidationResult
@@ -200,7 +200,7 @@ class GovernedExecutionResult(Generic[TState]):
         return self.mutation_result.new_state if self.mutation_result is not None else None
 
 
-_execution_result = frozen_constructor(GovernedExecutionResult)
+_execution_result = record_builder(GovernedExecutionResult, positional=True)
 
 
 def _blank(value: str | None) -> bool:

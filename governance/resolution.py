@@ -10,7 +10,7 @@ from typing import Any
 
 from governance._clock import Clock, utc_now
 from governance._ids import IdSequence
-from governance._models import assemble, evolve, frozen_constructor
+from governance._models import evolve, record_builder
 from governance.approval_requirements import ApprovalRequirementStatus
 from governance.core.context import MutationContext
 from governance.decisions import DecisionType, VersionResolutionDecision, owned_decision
@@ -41,6 +41,7 @@ _PENDING_REVALIDATION = lifecycle_changes(status=RequestStatus.PENDING,
 _VALIDATED = DecisionType.version_resolution(VersionResolutionDecision.VALIDATED)
 
 _CLAIM_IDS = IdSequence()
+_build_claim = record_builder(ExecutionClaim)
 
 
 def new_claim_id() -> str:
@@ -104,7 +105,7 @@ class VersionResolution:
     is_stale: bool
 
 
-resolution_of = frozen_constructor(VersionResolution)
+resolution_of = record_builder(VersionResolution, positional=True)
 """Builds a ``VersionResolution`` from its five fields, positionally, without the frozen
 dataclass's per-field ``object.__setattr__`` (for the runtime's own, checked values)."""
 
@@ -228,11 +229,11 @@ class VersionResolver:
 
     def _claim(self, context: MutationContext, clock: Clock, now: datetime) -> ExecutionClaim:
         # The claim is taken at the instant of the resolution decision when both share a clock.
-        return assemble(ExecutionClaim, {
-            "claim_id": new_claim_id(),
-            "claimed_at": now if clock is self._clock else clock(),
-            "actor_id": context.actor_id,
-        })
+        return _build_claim(
+            claim_id=new_claim_id(),
+            claimed_at=now if clock is self._clock else clock(),
+            actor_id=context.actor_id,
+        )
 
 
 class VersionResolutionManager:

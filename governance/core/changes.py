@@ -9,7 +9,7 @@ from enum import IntEnum
 from typing import Any
 
 from governance._clock import utc_now
-from governance._models import build_record
+from governance._models import record_builder
 from governance.errors import MissingArgumentError
 
 
@@ -26,7 +26,7 @@ class ChangeType(IntEnum):
 _MODIFIED = ChangeType.MODIFIED
 
 # Not slotted: mutations create changes on every execution, and the factories build them
-# through ``build_record`` (frozen-dataclass ``__init__`` dominates their cost).
+# through a ``record_builder`` (frozen-dataclass ``__init__`` dominates their cost).
 @dataclass(frozen=True)
 class StateChange:
     """One change at one path of the state."""
@@ -41,10 +41,10 @@ class StateChange:
 
     @classmethod
     def _of(cls, path: str, old_value: Any, new_value: Any, type: ChangeType) -> StateChange:
-        return build_record(cls, {
-            "path": path, "old_value": old_value, "new_value": new_value, "type": type,
-            "timestamp": utc_now(), "priority": 0, "metadata": None,
-        })
+        return _build_change(
+            path=path, old_value=old_value, new_value=new_value, type=type,
+            timestamp=utc_now(), priority=0, metadata=None,
+        )
 
     @classmethod
     def modified(cls, path: str, old_value: Any, new_value: Any) -> StateChange:
@@ -65,6 +65,9 @@ class StateChange:
     def replaced(cls, path: str, old_value: Any, new_value: Any) -> StateChange:
         """The value at ``path`` was replaced as a whole."""
         return cls._of(path, old_value, new_value, ChangeType.REPLACED)
+
+
+_build_change = record_builder(StateChange)
 
 
 class ChangeSet:

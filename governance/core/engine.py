@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from governance._clock import Clock, utc_now
 from governance._ids import IdSequence
-from governance._models import build_record
+from governance._models import evolve_record, record_builder
 from governance.core.audit import Auditor, InMemoryAuditor, MutationAuditEntry
 from governance.core.changes import ChangeSet
 from governance.core.context import MutationContext, MutationMode
@@ -77,6 +77,9 @@ _STATISTICS_WINDOW = timedelta(days=30)
 
 _EXECUTION_IDS = IdSequence()
 
+_build_audit_entry = record_builder(MutationAuditEntry)
+_build_history_entry = record_builder(MutationHistoryEntry)
+
 
 def _error_messages(validation: ValidationResult) -> str:
     return "; ".join(error.message for error in validation.errors)
@@ -97,7 +100,7 @@ def _elapsed(seconds: float) -> timedelta:
 
 def _with_metrics(result: MutationResult[TState], metrics: MutationMetrics
                   ) -> MutationResult[TState]:
-    return build_record(type(result), {**result.__dict__, "metrics": metrics})
+    return evolve_record(result, metrics=metrics)
 
 
 def _apply_modifications(
@@ -439,18 +442,18 @@ class MutationEngine:
             if is_success and mode == _COMMIT and self._history.is_enabled:
                 key = context.state_id or context.correlation_id
                 if key:
-                    self._history.store(build_record(MutationHistoryEntry, {
-                        "execution_id": execution_id,
-                        "state_id": key,
-                        "intent": intent,
-                        "context": context,
-                        "changes": result.changes,
-                        "side_effects": result.side_effects,
-                        "timestamp": context.timestamp,
-                        "execution_time": elapsed,
-                        "previous_state_hash": None,
-                        "new_state_hash": None,
-                    }))
+                    self._history.store(_build_history_entry(
+                        execution_id=execution_id,
+                        state_id=key,
+                        intent=intent,
+                        context=context,
+                        changes=result.changes,
+                        side_effects=result.side_effects,
+                        timestamp=context.timestamp,
+                        execution_time=elapsed,
+                        previous_state_hash=None,
+                        new_state_hash=None,
+                    ))
             return self._finalize(result, state, execution_id, elapsed, scope)
         except GovernanceError as error:
             self._report_failure(mutation, context, state, error, execution_id, started)
@@ -534,23 +537,23 @@ class MutationEngine:
         error_message: str | None,
         decisions: Sequence[PolicyDecision],
     ) -> None:
-        self._auditor.audit(build_record(MutationAuditEntry, {
-            "execution_id": execution_id,
-            "mutation_intent": mutation.intent,
-            "context": context,
-            "is_success": result.is_success,
-            "state_id": context.state_id,
-            "state_type": type(state).__name__,
-            "changes": result.changes,
-            "error_message": error_message,
-            "policy_decisions": decisions,
-            "side_effects": result.side_effects,
-            "timestamp": context.timestamp,
-            "duration": elapsed,
-            "source_ip_address": context.source_ip_address,
-            "user_agent": context.user_agent,
-            "metadata": context.metadata or None,
-        }))
+        self._auditor.audit(_build_audit_entry(
+            execution_id=execution_id,
+            mutation_intent=mutation.intent,
+            context=context,
+            is_success=result.is_success,
+            state_id=context.state_id,
+            state_type=type(state).__name__,
+            changes=result.changes,
+            error_message=error_message,
+            policy_decisions=decisions,
+            side_effects=result.side_effects,
+            timestamp=context.timestamp,
+            duration=elapsed,
+            source_ip_address=context.source_ip_address,
+            user_agent=context.user_agent,
+            metadata=context.metadata or None,
+        ))
 
     def _report_failure(
         self,
@@ -592,8 +595,7 @@ class MutationEngine:
         scope: MetricsScope | None,
     ) -> MutationResult[TState]:
         if scope is None:
-            metrics = build_record(MutationMetrics,
-                                   {**result.metrics.__dict__, "execution_time": elapsed})
+            metrics = evolve_record(result.metrics, execution_time=elapsed)
         else:
             # A shallow estimate: the size of the state object itself, not what it references.
             scope.record_state_size(sys.getsizeof(state))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from governance._clock import utc_now
-from governance._models import assemble
+from governance._models import record_builder
 from governance.errors import InvalidArgumentError, MissingArgumentError
 
 if TYPE_CHECKING:
@@ -84,11 +84,11 @@ class PolicyDecision(BaseModel):
         if policy_name is not None and not isinstance(policy_name, str):
             raise InvalidArgumentError(
                 f"a policy decision's policy name must be text, not {type(policy_name).__name__}")
-        return assemble(cls, {
-            "is_allowed": is_allowed, "reason": reason, "policy_name": policy_name,
-            "severity": severity, "modifications": None, "requirements": None,
-            "metadata": None, "timestamp": utc_now(),
-        })
+        return _build_decision(
+            is_allowed=is_allowed, reason=reason, policy_name=policy_name,
+            severity=severity, modifications=None, requirements=None,
+            metadata=None, timestamp=utc_now(),
+        )
 
     @classmethod
     def allow(cls, policy_name: str | None = None, reason: str | None = None) -> PolicyDecision:
@@ -123,6 +123,9 @@ class PolicyDecision(BaseModel):
         """The mutation may not run before ``requirement`` is met."""
         return cls(is_allowed=False, reason="Approval is required", policy_name=policy_name,
                    requirements=[requirement], severity=PolicyDecisionSeverity.WARNING)
+
+
+_build_decision = record_builder(PolicyDecision)
 
 
 @runtime_checkable
