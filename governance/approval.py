@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from governance._clock import Clock, utc_now
+from governance._ids import is_blank
 from governance._models import evolve
 from governance.approval_requirements import (
     ACTOR_GROUPS_KEY,
@@ -37,6 +38,7 @@ from governance.errors import (
     MissingArgumentError,
 )
 from governance.requests import (
+    TO_REJECTED,
     MutationRequest,
     PendingReason,
     RequestStatus,
@@ -107,8 +109,6 @@ def is_fully_approved(request: MutationRequest) -> bool:
         r.status in FULFILLED_APPROVAL_STATUSES for r in request.approval_requirements)
 
 
-_REJECTED_BY_APPROVAL: dict[str, Any] = {"status": RequestStatus.REJECTED, "pending_reason": None,
-                                         "expires_at": None}
 
 
 def _decided(request: MutationRequest, requirements: Sequence[ApprovalRequirement],
@@ -201,10 +201,6 @@ def _check_caller_metadata(request_id: str, approval_id: str, metadata: Any,
 
 # -- the manager ------------------------------------------------------------------------------
 
-def _blank(value: str | None) -> bool:
-    return value is None or not str(value).strip()
-
-
 class ApprovalWorkflowManager:
     """Records approvals, rejections and expiries on requests pending approval.
 
@@ -245,9 +241,9 @@ class ApprovalWorkflowManager:
 
         Returns the loaded request, the index of the requirement, and the decision time.
         """
-        if _blank(request_id):
+        if is_blank(request_id):
             raise InvalidArgumentError(f"{action} needs a non-blank request id")
-        if _blank(approval_id):
+        if is_blank(approval_id):
             raise InvalidArgumentError(
                 f"{action} on request '{request_id}' needs a non-blank approval id")
         if context is None:
@@ -304,7 +300,7 @@ class ApprovalWorkflowManager:
         if expires_at is not None and (expires_at <= context.timestamp or expires_at <= now):
             raise ApprovalRequirementExpiredError(request_id, approval_id, expires_at)
         actor_id = context.actor_id
-        if _blank(actor_id):
+        if is_blank(actor_id):
             raise InvalidApprovalActionError(
                 request_id, approval_id, f"{action} needs a context with a non-blank actor id")
         if not is_approval_target(requirement, context):
@@ -485,7 +481,8 @@ class ApprovalWorkflowManager:
                 text or "An approver rejected the request", timestamp=now),
         )
         return self._store.store_next(
-            _decided(loaded, requirements, decisions, {**_REJECTED_BY_APPROVAL, "updated_at": now}),
+            _decided(loaded, requirements, decisions,
+                     {**TO_REJECTED, "expires_at": None, "updated_at": now}),
             loaded.revision)
 
     def expire_pending_approvals(
@@ -543,6 +540,6 @@ class ApprovalWorkflowManager:
                 {"ExpiredApprovalIds": [requirements[i].approval_id for i in due]}, at))
             rejected.append(self._store.store_next(
                 _decided(request, requirements, decisions,
-                         {**_REJECTED_BY_APPROVAL, "updated_at": at}),
+                         {**TO_REJECTED, "expires_at": None, "updated_at": at}),
                 request.revision))
         return rejected

@@ -32,8 +32,8 @@ from governance.queries import (
 from governance.requests import MutationRequest, PendingReason, RequestStatus, check_snapshot
 from governance.store import RequestStore, approval_due, creation_order, lifecycle_due
 
-# Enum members read on every write: bound once (a class attribute of an enum costs a
-# metaclass __getattr__ hook on every read under Python 3.11).
+# Enum members bound once, as in governance.requests (a read off an enum class runs a
+# metaclass hook under Python 3.11).
 _PENDING = RequestStatus.PENDING
 _ONLY_PENDING = frozenset({_PENDING})
 

@@ -67,7 +67,16 @@ class RequestStatus(IntEnum):
     @property
     def is_terminal(self) -> bool:
         """Whether no transition leaves this status."""
-        return self >= RequestStatus.REJECTED
+        return self >= FIRST_TERMINAL_STATUS
+
+
+FIRST_TERMINAL_STATUS = RequestStatus.REJECTED
+"""The first terminal status: a status is terminal when ``status >= FIRST_TERMINAL_STATUS``."""
+
+# Enum members compared on the hot paths are bound once, at module level, in every module that
+# compares them: under Python 3.11 each read of a member off its enum class runs
+# EnumType.__getattr__, a Python-level hook costing some 250 instructions.
+_APPROVED = RequestStatus.APPROVED
 
 
 class PendingReason(IntEnum):
@@ -417,7 +426,7 @@ class MutationRequest(BaseModel):
         now = now or utc_now()
         return cls._new(
             state_id, state_type, mutation_type, intent, context,
-            status=RequestStatus.APPROVED,
+            status=_APPROVED,
             decisions=(
                 RequestDecision.lifecycle(LifecycleDecision.SUBMITTED, context, context.reason,
                                           timestamp=now),
@@ -664,9 +673,6 @@ def _check_request_inputs(
 
 # -- the rules every change of a request obeys -------------------------------------------------
 
-_FIRST_TERMINAL = RequestStatus.REJECTED
-_APPROVED = RequestStatus.APPROVED
-
 
 
 _LIFECYCLE_RULES: dict[str, tuple[Any, str]] = {
@@ -707,6 +713,15 @@ def lifecycle_changes(**changes: Any) -> LifecycleChanges:
     return LifecycleChanges(changes)
 
 
+# The runtime's own lifecycle edits, checked once here and shared by every writer.
+TO_REJECTED = lifecycle_changes(status=RequestStatus.REJECTED, pending_reason=None)
+TO_EXECUTED = lifecycle_changes(status=RequestStatus.EXECUTED, pending_reason=None)
+TO_PENDING_APPROVAL = lifecycle_changes(status=RequestStatus.PENDING,
+                                        pending_reason=PendingReason.APPROVAL)
+TO_PENDING_REVALIDATION = lifecycle_changes(status=RequestStatus.PENDING,
+                                            pending_reason=PendingReason.REVALIDATION)
+
+
 def held_claim(request: MutationRequest) -> ExecutionClaim | None:
     """The claim of the governed execution that is running ``request``, if one is.
 
@@ -715,7 +730,7 @@ def held_claim(request: MutationRequest) -> ExecutionClaim | None:
     finished it, but no longer holds it.
     """
     claim = request.execution.claim
-    if claim is not None and request.lifecycle.status < _FIRST_TERMINAL:
+    if claim is not None and request.lifecycle.status < FIRST_TERMINAL_STATUS:
         return claim
     return None
 
@@ -759,7 +774,8 @@ def next_snapshot(
         InvalidOperationError: APPROVED while an approval requirement is not fulfilled.
     """
     claim = current.execution.claim
-    if claim is not owner and claim is not None and current.lifecycle.status < _FIRST_TERMINAL:
+    if claim is not owner and claim is not None \
+            and current.lifecycle.status < FIRST_TERMINAL_STATUS:
         raise RequestClaimedError(current.request_id, claim.claim_id)
     last = decisions[-1].timestamp
     if last.tzinfo is None or (len(decisions) > 1 and any(

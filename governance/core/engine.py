@@ -70,6 +70,8 @@ from governance.errors import (
 
 TState = TypeVar("TState")
 
+# Members bound once: under Python 3.11 each read of a member off its enum class runs
+# EnumType.__getattr__ (some 250 instructions); every execution compares the mode.
 _COMMIT = MutationMode.COMMIT
 _SIMULATE = MutationMode.SIMULATE
 _STATISTICS_WINDOW = timedelta(days=30)

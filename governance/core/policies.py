@@ -26,7 +26,10 @@ class PolicyDecisionSeverity(IntEnum):
     CRITICAL = 3
 
 
-_INFO = PolicyDecisionSeverity.INFO
+# Members bound once: under Python 3.11 each read of a member off its enum class runs
+# EnumType.__getattr__ (some 250 instructions); the factories below read them on every call.
+_INFO, _WARNING = PolicyDecisionSeverity.INFO, PolicyDecisionSeverity.WARNING
+_ERROR, _CRITICAL = PolicyDecisionSeverity.ERROR, PolicyDecisionSeverity.CRITICAL
 
 
 class PolicyRequirement(BaseModel):
@@ -98,12 +101,12 @@ class PolicyDecision(BaseModel):
     @classmethod
     def deny(cls, reason: str, policy_name: str | None = None) -> PolicyDecision:
         """The mutation is refused (severity ERROR)."""
-        return cls._of(False, reason, policy_name, PolicyDecisionSeverity.ERROR)
+        return cls._of(False, reason, policy_name, _ERROR)
 
     @classmethod
     def deny_critical(cls, reason: str, policy_name: str | None = None) -> PolicyDecision:
         """The mutation is refused (severity CRITICAL)."""
-        return cls._of(False, reason, policy_name, PolicyDecisionSeverity.CRITICAL)
+        return cls._of(False, reason, policy_name, _CRITICAL)
 
     @classmethod
     def modify(
@@ -122,7 +125,7 @@ class PolicyDecision(BaseModel):
     ) -> PolicyDecision:
         """The mutation may not run before ``requirement`` is met."""
         return cls(is_allowed=False, reason="Approval is required", policy_name=policy_name,
-                   requirements=[requirement], severity=PolicyDecisionSeverity.WARNING)
+                   requirements=[requirement], severity=_WARNING)
 
 
 _build_decision = record_builder(PolicyDecision)
