@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from governance._clock import utc_now
 from governance._models import BUILDERS, record_builder
 from governance.core.changes import ChangeSet, StateChange
-from governance.errors import MissingArgumentError
+from governance.errors import (
+    MissingArgumentError,
+    MutationError,
+    MutationValidationError,
+    PolicyViolationError,
+)
 
 if TYPE_CHECKING:
     from governance.core.effects import SideEffect
@@ -191,6 +196,27 @@ class MutationResult(Generic[TState]):
             completed_at=now,
         )
         return result
+
+    def raise_for_failure(self) -> None:
+        """Raise the error a failed result stands for; do nothing for a successful one.
+
+        For callers that want an exception where the engine reports a result.
+
+        Raises:
+            PolicyViolationError: a policy refused the mutation (the refusing decision).
+            MutationValidationError: the mutation's validation failed.
+            MutationError: it failed otherwise (its ``exception`` is the cause, when it has
+                one).
+        """
+        if self.is_success:
+            return
+        for decision in self.policy_decisions:
+            if not decision.is_allowed:
+                raise PolicyViolationError(decision)
+        if not self.validation_result.is_valid:
+            raise MutationValidationError(self.validation_result)
+        reason = str(self.exception) if self.exception is not None else "no reason given"
+        raise MutationError(f"the mutation failed: {reason}", self.exception)
 
     @classmethod
     def failure(cls, validation: ValidationResult) -> MutationResult[TState]:
