@@ -5,21 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from governance._clock import utc_now
 from governance._models import BUILDERS, record_builder
 from governance.core.changes import ChangeSet, StateChange
+from governance.core.effects import SideEffect
+from governance.core.policies import PolicyDecision
 from governance.errors import (
     MissingArgumentError,
     MutationError,
     MutationValidationError,
     PolicyViolationError,
 )
-
-if TYPE_CHECKING:
-    from governance.core.effects import SideEffect
-    from governance.core.policies import PolicyDecision
 
 TState = TypeVar("TState")
 
