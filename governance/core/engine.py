@@ -95,11 +95,6 @@ def _failure_message(result: MutationResult[Any]) -> str:
     return "the mutation reported a failure without a reason"
 
 
-def _elapsed(seconds: float) -> timedelta:
-    # timedelta(days, seconds): positional, the cheapest way to build one from seconds.
-    return timedelta(0, seconds)
-
-
 def _apply_modifications(
     result: MutationResult[TState], modifications: Mapping[str, Any], old_state: TState
 ) -> MutationResult[TState]:
@@ -431,7 +426,7 @@ class MutationEngine:
         if self._interceptors.snapshot:
             self._interceptors.run_policy_blocked(mutation.intent, context, state, decision,
                                                   execution_id)
-        elapsed = _elapsed(perf_counter() - started)
+        elapsed = timedelta(0, perf_counter() - started)
         if self._auditor.is_enabled:
             self._audit(execution_id, mutation, context, state, blocked, elapsed,
                         _error_messages(blocked.validation_result), blocked.policy_decisions)
@@ -450,7 +445,7 @@ class MutationEngine:
         """Step 7: validation failed; a failed audit entry. No interceptor hook fires here:
         the mutation never ran."""
         invalid: MutationResult[TState] = MutationResult.failure(validation)
-        elapsed = _elapsed(perf_counter() - started)
+        elapsed = timedelta(0, perf_counter() - started)
         if self._auditor.is_enabled:
             self._audit(execution_id, mutation, context, state, invalid, elapsed,
                         _error_messages(validation), invalid.policy_decisions)
@@ -499,7 +494,8 @@ class MutationEngine:
             self._interceptors.run_after(mutation.intent, context, state, result.new_state,
                                          result.changes, execution_id)
         # One reading for the audit entry, the history entry and the result's metrics: the
-        # execution's duration up to its outcome, the same in every record of it.
+        # execution's duration up to its outcome, the same in every record of it. Durations are
+        # built as timedelta(days, seconds): positional, the cheapest way from seconds.
         elapsed = timedelta(0, perf_counter() - started)
         is_success = result.is_success
         if self._auditor.is_enabled:
@@ -571,7 +567,7 @@ class MutationEngine:
             if not decision.is_allowed or decision.modifications:
                 break
         if scope is not None:
-            scope.record_policy_time(_elapsed(perf_counter() - began), evaluated)
+            scope.record_policy_time(timedelta(0, perf_counter() - began), evaluated)
         # The first blocking or modifying decision; when every policy allowed the mutation as
         # it is, the last allow decision (what the audit entry records).
         return decisive
@@ -584,7 +580,7 @@ class MutationEngine:
             return mutation.validate(state)
         began = perf_counter()
         validation = mutation.validate(state)
-        scope.record_validation_time(_elapsed(perf_counter() - began), 1)
+        scope.record_validation_time(timedelta(0, perf_counter() - began), 1)
         return validation
 
     def _audit(
