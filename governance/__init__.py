@@ -4,18 +4,23 @@ Everything a user needs is importable from ``governance``; submodules hold the i
 """
 
 from governance.approval import (
-    ACTOR_GROUPS_KEY,
-    ACTOR_ROLES_KEY,
     APPROVAL_DECISION_KEYS,
-    APPROVAL_REQUIREMENT_TYPE,
     ApprovalWorkflowManager,
     actor_groups,
-    actor_identity,
     actor_roles,
     approval_decision_metadata,
     current_approval_step,
     is_approval_target,
     is_fully_approved,
+)
+from governance.approval_requirements import (
+    ACTOR_GROUPS_KEY,
+    ACTOR_ROLES_KEY,
+    APPROVAL_REQUIREMENT_TYPE,
+    ApprovalRejectionReason,
+    ApprovalRequirement,
+    ApprovalRequirementStatus,
+    actor_identity,
     map_approval_requirements,
 )
 from governance.core import (
@@ -70,6 +75,15 @@ from governance.core import (
     policy_order_key,
     side_effect_contract,
 )
+from governance.decisions import (
+    ApprovalDecision,
+    DecisionCategory,
+    DecisionLog,
+    DecisionType,
+    LifecycleDecision,
+    RequestDecision,
+    VersionResolutionDecision,
+)
 from governance.errors import (
     ApprovalRequirementExpiredError,
     ApprovalRequirementNotFoundError,
@@ -103,6 +117,7 @@ from governance.execution import (
     OutcomeRecorder,
 )
 from governance.lifecycle import ALLOWED_TRANSITIONS, LifecycleManager, can_transition
+from governance.memory import InMemoryRequestStore
 from governance.queries import (
     ActorFilter,
     ApprovalQuery,
@@ -114,6 +129,7 @@ from governance.queries import (
     MetadataFilter,
     MutationRequestQuery,
     RequestQueries,
+    RequestQueryStore,
     ScopeFilter,
     SideEffectFilter,
     TagMatchMode,
@@ -128,31 +144,21 @@ from governance.queries import (
     select_requests,
 )
 from governance.requests import (
-    ApprovalDecision,
-    ApprovalRejectionReason,
-    ApprovalRequirement,
-    ApprovalRequirementStatus,
     CompensationKind,
     CompensationPlan,
     CompensationTrigger,
-    DecisionCategory,
-    DecisionLog,
-    DecisionType,
     ExecutionClaim,
     ExecutionLink,
     ExecutionLinkType,
     GovernedExecutionDetails,
     GovernedExecutionKind,
-    LifecycleDecision,
     MutationRequest,
     PendingReason,
-    RequestDecision,
     RequestLifecycle,
     RequestPayload,
     RequestScope,
     RequestStatus,
     RequestVersioning,
-    VersionResolutionDecision,
     compensation_metadata,
 )
 from governance.resolution import (
@@ -162,7 +168,7 @@ from governance.resolution import (
     VersionResolutionManager,
     VersionResolver,
 )
-from governance.store import InMemoryRequestStore, RequestQueryStore, RequestStore
+from governance.store import RequestStore
 
 __version__ = "0.1.0"
 

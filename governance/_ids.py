@@ -7,6 +7,11 @@ import os
 import uuid
 
 
+def is_blank(value: object) -> bool:
+    """Whether an id (or a version) is missing: None, or text that is empty once stripped."""
+    return value is None or not str(value).strip()
+
+
 class IdSequence:
     """Ids of the form ``<random prefix>-<hex counter>``.
 

@@ -2,8 +2,10 @@
 
 Public records are validated once, where they enter the package. Inside the runtime, new
 snapshots are assembled only from parts that are already valid, so they are built without
-validation and without ``model_copy``'s generic bookkeeping: ``evolve`` is a shallow copy with
-changes, ``assemble`` builds a model from a complete set of field values.
+validation and without ``model_copy``'s generic bookkeeping: ``record_builder`` makes, once per
+class, a constructor that takes every field (and refuses a call that misses one); ``evolve`` and
+``evolve_record`` are shallow copies with changes; ``assemble`` builds a model from the changed
+copy of another instance's values.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def evolve(model: M, /, **changes: Any) -> M:
 
 
 def assemble(cls: type[M], values: dict[str, Any], /) -> M:
-    """A ``cls`` holding ``values`` (every field, in declaration order), not validated.
+    """A ``cls`` holding ``values``, not validated: ``values`` is the ``__dict__`` of an
+    instance of ``cls``, copied and changed (so it has every field, in declaration order).
+    Records built from single values go through ``record_builder``, which cannot miss a field.
 
     ``values`` is owned by the new model afterwards.
     """
@@ -68,37 +72,63 @@ def assemble(cls: type[M], values: dict[str, Any], /) -> M:
 
 R = TypeVar("R")
 
+BUILDERS: dict[type[Any], Callable[..., Any]] = {}
+"""Every record builder made by ``record_builder``, by record class (what tests check)."""
 
-def build_record(cls: type[R], values: dict[str, Any], /) -> R:
-    """An instance of the frozen dataclass ``cls`` holding ``values`` (every field), built
-    without its generated ``__init__``.
 
-    A frozen dataclass's ``__init__`` stores each field through ``object.__setattr__``, which
-    dominates the cost of the records the engine creates on every execution. The record stays
-    frozen afterwards. ``cls`` must be a dataclass without ``slots`` and without
-    ``__post_init__``.
+def record_fields(cls: type[Any], /) -> tuple[str, ...]:
+    """The field names of a pydantic model or a dataclass, in declaration order."""
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        return tuple(cls.model_fields)
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def record_builder(cls: type[R], /, *, positional: bool = False) -> Callable[..., R]:
+    """A constructor for the frozen record ``cls`` that takes every field, by keyword (or, with
+    ``positional``, in declaration order), and builds the instance without validation.
+
+    The runtime builds its records from values it has checked, on hot paths where a pydantic
+    validator or a frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field)
+    dominates the cost. The builder is generated once, from the class's own field list, and
+    has no defaults: a call that leaves out a field, or names one the class does not have,
+    raises ``TypeError``, so a field added to a record cannot be silently missing from the
+    instances the runtime builds. It applies no default and no ``__post_init__``.
+
+    ``cls`` is a pydantic model, a dataclass with a ``__dict__``, or a slotted dataclass.
     """
-    record = object.__new__(cls)
-    record.__dict__.update(values)
-    return record
-
-
-def frozen_constructor(cls: type[R], /) -> Callable[..., R]:
-    """A positional constructor for the frozen, slotted dataclass ``cls`` (every field, in
-    declaration order) that stores each field through its slot descriptor.
-
-    A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` once per field; this
-    builds the same instance at a fraction of that cost. It applies no defaults and no
-    ``__post_init__``: for the runtime's own result records, built from checked values.
-    """
-    names = [field.name for field in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    names = record_fields(cls)
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    for name in names:
-        namespace[f"_set_{name}"] = cls.__dict__[name].__set__
-    body = "".join(f"    _set_{name}(instance, {name})\n" for name in names)
-    source = (f"def construct({', '.join(names)}):\n    instance = _new(_cls)\n{body}"
+    values = "{" + ", ".join(f"{name!r}: {name}" for name in names) + "}"
+    if issubclass(cls, BaseModel):
+        namespace.update(_set_dict=_set_dict, _set_fields_set=_set_fields_set,
+                         _set_extra=_set_extra, _set_private=_set_private,
+                         _fields_set=_all_fields(cls))
+        body = (f"    _set_dict(instance, {values})\n"
+                "    _set_fields_set(instance, _fields_set)\n"
+                "    _set_extra(instance, None)\n"
+                "    _set_private(instance, None)\n")
+    elif "__slots__" in cls.__dict__:
+        for name in names:
+            namespace[f"_set_{name}"] = cls.__dict__[name].__set__
+        body = "".join(f"    _set_{name}(instance, {name})\n" for name in names)
+    else:
+        # The instance dict's own descriptor: it bypasses the frozen ``__setattr__``.
+        owner = next(k for k in cls.__mro__ if "__dict__" in k.__dict__)
+        namespace["_set_dict"] = owner.__dict__["__dict__"].__set__
+        body = f"    _set_dict(instance, {values})\n"
+    parameters = ", ".join(names) if positional else "*, " + ", ".join(names)
+    source = (f"def build({parameters}):\n    instance = _new(_cls)\n{body}"
               "    return instance\n")
     exec(source, namespace)  # the technique dataclasses itself uses to generate __init__
-    constructor: Callable[..., R] = namespace["construct"]
-    constructor.__qualname__ = f"{cls.__qualname__}.<fast constructor>"
-    return constructor
+    builder: Callable[..., R] = namespace["build"]
+    builder.__qualname__ = f"{cls.__qualname__}.<record builder>"
+    BUILDERS[cls] = builder
+    return builder
+
+
+def evolve_record(record: R, /, **changes: Any) -> R:
+    """A copy of the frozen dataclass ``record`` (with a ``__dict__``) with ``changes``
+    applied: ``dataclasses.replace`` without ``__init__``, for the runtime's own records."""
+    new = object.__new__(record.__class__)
+    new.__dict__.update(record.__dict__, **changes)
+    return new

@@ -1,6 +1,6 @@
-"""The approval workflow: mapping policy requirements onto approval requirements (targets,
-ordered steps, N-of-M quorums, expiry), and the manager that records approvals, rejections and
-expiries on stored requests.
+"""The approval workflow: who may act on an approval requirement, and the manager that records
+approvals, rejections and expiries on stored requests. The requirements themselves, and their
+mapping from policy requirements, are ``governance.approval_requirements``.
 
 A request waits for approval while it is PENDING for ``PendingReason.APPROVAL``. Its approval
 requirements are decided step by step (the current step is the lowest ``step_order`` still
@@ -16,217 +16,36 @@ from datetime import datetime
 from typing import Any
 
 from governance._clock import Clock, utc_now
+from governance._ids import is_blank
 from governance._models import evolve
+from governance.approval_requirements import (
+    ACTOR_GROUPS_KEY,
+    ACTOR_ROLES_KEY,
+    FULFILLED_APPROVAL_STATUSES,
+    ApprovalRejectionReason,
+    ApprovalRequirement,
+    ApprovalRequirementStatus,
+    actor_identity,
+)
 from governance.core.context import MutationContext
-from governance.core.policies import PolicyRequirement
+from governance.decisions import ApprovalDecision, LifecycleDecision, RequestDecision
 from governance.errors import (
     ApprovalRequirementExpiredError,
     ApprovalRequirementNotFoundError,
     InvalidApprovalActionError,
-    InvalidApprovalConfigurationError,
     InvalidApprovalWorkflowStateError,
     InvalidArgumentError,
     MissingArgumentError,
 )
 from governance.requests import (
-    ApprovalDecision,
-    ApprovalRejectionReason,
-    ApprovalRequirement,
-    ApprovalRequirementStatus,
-    LifecycleDecision,
+    TO_REJECTED,
     MutationRequest,
     PendingReason,
-    RequestDecision,
     RequestStatus,
     held_claim,
     next_snapshot,
 )
 from governance.store import RequestStore
-
-APPROVAL_REQUIREMENT_TYPE = "Approval"
-"""The ``PolicyRequirement.type`` that is mapped onto approval requirements."""
-
-ACTOR_ROLES_KEY = "ActorRoles"
-"""The ``MutationContext.metadata`` key listing the roles an actor carries."""
-
-ACTOR_GROUPS_KEY = "ActorGroups"
-"""The ``MutationContext.metadata`` key listing the groups an actor belongs to."""
-
-
-def _read(data: Any, *keys: str) -> Any:
-    for key in keys:
-        if isinstance(data, Mapping):
-            if key in data and data[key] is not None:
-                return data[key]
-        elif data is not None:
-            value = getattr(data, key, None)
-            if value is not None:
-                return value
-    return None
-
-
-def _as_datetime(value: Any, request_id: str | None, label: str) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value))
-        except ValueError as exc:
-            raise InvalidApprovalConfigurationError(
-                f"{label}: expiry '{value}' is not a date and time", request_id) from exc
-    if parsed.utcoffset() is None:
-        raise InvalidApprovalConfigurationError(
-            f"{label}: expiry '{value}' has no timezone; every instant must be "
-            "timezone-aware", request_id)
-    return parsed
-
-
-def _as_int(value: Any, request_id: str | None, label: str, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidApprovalConfigurationError(
-            f"{label}: {key} must be an integer, not {value!r}", request_id)
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise InvalidApprovalConfigurationError(
-            f"{label}: {key} must be an integer, not {value!r}", request_id) from exc
-
-
-def _as_name(value: Any, request_id: str | None, label: str, key: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidApprovalConfigurationError(
-            f"{label}: {key} must be a string, not {value!r}", request_id)
-    return value if value.strip() else None
-
-
-def actor_identity(actor_id: str) -> str:
-    """The identity an actor id stands for: trimmed and case-folded.
-
-    Approver ids, the acting context's ``actor_id`` and the requester's ``actor_id`` are
-    compared through it, so ``"sec-ana"``, ``"SEC-ANA"`` and ``" sec-ana "`` are one actor: one
-    approver of a quorum, a match for a requirement naming any of them, and the requester when
-    the request was filed under any of them. Recorded decisions keep the spelling they were
-    given.
-    """
-    return actor_id.strip().casefold()
-
-
-def map_approval_requirements(
-    requirements: Sequence[PolicyRequirement], *, request_id: str | None = None
-) -> tuple[ApprovalRequirement, ...]:
-    """Turn the "Approval" policy requirements into approval requirements.
-
-    Each requirement's ``data`` (a mapping or an object with attributes) may carry ``StepOrder``
-    (default: its position among approval requirements, from 1), ``ApproverName``, ``Reason``,
-    ``ApprovalGroupId``/``GroupId``, ``ApproverRole``, ``ApproverGroup``,
-    ``RequiredApprovals``/``Quorum`` (default 1), ``ExpiresAt`` (a timezone-aware datetime or
-    ISO 8601 text with an offset) and ``Approvers`` (several ids) or ``Approver`` (one id). One
-    approval requirement is made per approver id, then one for the role, then one for the
-    group; with more than one target they share an approval group.
-
-    An approval group belongs to one policy requirement: two requirements naming the same
-    ``ApprovalGroupId`` are refused (their approvals would pool), and a generated id
-    (``approval-group-{i+1}-{i}``) is suffixed when an explicit id already has it.
-
-    Raises:
-        InvalidApprovalConfigurationError: no target, a quorum below 1, a quorum larger than
-            the number of targets, one approver listed twice (ids compared as
-            ``actor_identity`` does), an approval group id shared by two requirements, or a
-            value of the wrong type (a step or quorum that is not an integer, approvers that
-            are not a list of strings, an expiry without a timezone). It is also a
-            ``ValueError``.
-    """
-    mapped: list[ApprovalRequirement] = []
-    approvals = [r for r in requirements if r is not None and r.type == APPROVAL_REQUIREMENT_TYPE]
-    explicit_groups: dict[str, int] = {}
-    for index, requirement in enumerate(approvals):
-        label = f"approval requirement {index + 1} ('{requirement.description}')"
-        group_id = _as_name(_read(requirement.data, "ApprovalGroupId", "GroupId"), request_id,
-                            label, "ApprovalGroupId")
-        if group_id is not None:
-            if group_id in explicit_groups:
-                raise InvalidApprovalConfigurationError(
-                    f"{label} uses approval group '{group_id}', which approval requirement "
-                    f"{explicit_groups[group_id] + 1} uses already; an approval group belongs "
-                    "to one requirement", request_id)
-            explicit_groups[group_id] = index
-    taken = set(explicit_groups)
-    for index, requirement in enumerate(approvals):
-        data = requirement.data
-        label = f"approval requirement {index + 1} ('{requirement.description}')"
-        step = _read(data, "StepOrder")
-        step_order = _as_int(step, request_id, label, "StepOrder") if step is not None \
-            else index + 1
-        approver_name = _read(data, "ApproverName")
-        reason = _read(data, "Reason")
-        group_id = _as_name(_read(data, "ApprovalGroupId", "GroupId"), request_id, label,
-                            "ApprovalGroupId")
-        role = _as_name(_read(data, "ApproverRole"), request_id, label, "ApproverRole")
-        group = _as_name(_read(data, "ApproverGroup"), request_id, label, "ApproverGroup")
-        quorum = _read(data, "RequiredApprovals", "Quorum")
-        required = _as_int(quorum, request_id, label, "RequiredApprovals") \
-            if quorum is not None else 1
-        expires_at = _as_datetime(_read(data, "ExpiresAt"), request_id, label)
-        approvers_value = _read(data, "Approvers")
-        if approvers_value is not None and not isinstance(approvers_value, str):
-            if not isinstance(approvers_value, list | tuple | set | frozenset):
-                raise InvalidApprovalConfigurationError(
-                    f"{label}: Approvers must be a list of approver ids, not "
-                    f"{approvers_value!r}", request_id)
-            approvers = [str(a) for a in approvers_value if a is not None and str(a).strip()]
-        else:
-            single = _read(data, "Approver")
-            approvers = [str(single)] if single is not None and str(single).strip() else []
-        seen: dict[str, str] = {}
-        for approver in approvers:
-            identity = actor_identity(approver)
-            if identity in seen:
-                raise InvalidApprovalConfigurationError(
-                    f"{label} lists approver '{approver}' twice (as '{seen[identity]}'); "
-                    "approver ids are compared trimmed and case-insensitively", request_id)
-            seen[identity] = approver
-        targets = len(approvers) + (1 if role else 0) + (1 if group else 0)
-        if targets == 0:
-            raise InvalidApprovalConfigurationError(
-                f"{label} names no approver, role or group", request_id)
-        if required <= 0:
-            raise InvalidApprovalConfigurationError(
-                f"{label} asks for {required} approvals; at least 1 is needed", request_id)
-        if required > targets:
-            raise InvalidApprovalConfigurationError(
-                f"{label} asks for {required} approvals but has only {targets} target(s)",
-                request_id)
-        if targets > 1 and not group_id:
-            group_id = generated = f"approval-group-{index + 1}-{index}"
-            suffix = 1
-            while group_id in taken:
-                suffix += 1
-                group_id = f"{generated}-{suffix}"
-            taken.add(group_id)
-        common: dict[str, Any] = {
-            "type": requirement.type,
-            "description": requirement.description,
-            "approver_name": approver_name,
-            "step_order": step_order,
-            "approval_group_id": group_id,
-            "required_approvals": required,
-            "expires_at": expires_at,
-            "metadata": {
-                "RequirementDescription": requirement.description,
-                "RequirementReason": reason or "",
-            },
-        }
-        mapped.extend(ApprovalRequirement(approver_id=a, **common) for a in approvers)
-        if role:
-            mapped.append(ApprovalRequirement(approver_role=role, **common))
-        if group:
-            mapped.append(ApprovalRequirement(approver_group=group, **common))
-    return tuple(mapped)
-
 
 # -- who may act ------------------------------------------------------------------------------
 
@@ -287,12 +106,9 @@ def current_approval_step(request: MutationRequest) -> int | None:
 def is_fully_approved(request: MutationRequest) -> bool:
     """Whether the request has approval requirements and every one is APPROVED or SATISFIED."""
     return bool(request.approval_requirements) and all(
-        r.status in _FULFILLED for r in request.approval_requirements)
+        r.status in FULFILLED_APPROVAL_STATUSES for r in request.approval_requirements)
 
 
-_FULFILLED = frozenset({ApprovalRequirementStatus.APPROVED, ApprovalRequirementStatus.SATISFIED})
-_REJECTED_BY_APPROVAL: dict[str, Any] = {"status": RequestStatus.REJECTED, "pending_reason": None,
-                                         "expires_at": None}
 
 
 def _decided(request: MutationRequest, requirements: Sequence[ApprovalRequirement],
@@ -385,10 +201,6 @@ def _check_caller_metadata(request_id: str, approval_id: str, metadata: Any,
 
 # -- the manager ------------------------------------------------------------------------------
 
-def _blank(value: str | None) -> bool:
-    return value is None or not str(value).strip()
-
-
 class ApprovalWorkflowManager:
     """Records approvals, rejections and expiries on requests pending approval.
 
@@ -429,9 +241,9 @@ class ApprovalWorkflowManager:
 
         Returns the loaded request, the index of the requirement, and the decision time.
         """
-        if _blank(request_id):
+        if is_blank(request_id):
             raise InvalidArgumentError(f"{action} needs a non-blank request id")
-        if _blank(approval_id):
+        if is_blank(approval_id):
             raise InvalidArgumentError(
                 f"{action} on request '{request_id}' needs a non-blank approval id")
         if context is None:
@@ -488,7 +300,7 @@ class ApprovalWorkflowManager:
         if expires_at is not None and (expires_at <= context.timestamp or expires_at <= now):
             raise ApprovalRequirementExpiredError(request_id, approval_id, expires_at)
         actor_id = context.actor_id
-        if _blank(actor_id):
+        if is_blank(actor_id):
             raise InvalidApprovalActionError(
                 request_id, approval_id, f"{action} needs a context with a non-blank actor id")
         if not is_approval_target(requirement, context):
@@ -609,7 +421,7 @@ class ApprovalWorkflowManager:
                      "RequiredApprovals": requirement.required_approvals}, now))
 
         lifecycle_changes: dict[str, Any] = {"updated_at": now}
-        if all(r.status in _FULFILLED for r in requirements):
+        if all(r.status in FULFILLED_APPROVAL_STATUSES for r in requirements):
             decisions.append(RequestDecision.lifecycle(
                 LifecycleDecision.APPROVED, context, "Every approval requirement is fulfilled",
                 timestamp=now))
@@ -669,7 +481,8 @@ class ApprovalWorkflowManager:
                 text or "An approver rejected the request", timestamp=now),
         )
         return self._store.store_next(
-            _decided(loaded, requirements, decisions, {**_REJECTED_BY_APPROVAL, "updated_at": now}),
+            _decided(loaded, requirements, decisions,
+                     {**TO_REJECTED, "expires_at": None, "updated_at": now}),
             loaded.revision)
 
     def expire_pending_approvals(
@@ -727,6 +540,6 @@ class ApprovalWorkflowManager:
                 {"ExpiredApprovalIds": [requirements[i].approval_id for i in due]}, at))
             rejected.append(self._store.store_next(
                 _decided(request, requirements, decisions,
-                         {**_REJECTED_BY_APPROVAL, "updated_at": at}),
+                         {**TO_REJECTED, "expires_at": None, "updated_at": at}),
                 request.revision))
         return rejected

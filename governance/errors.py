@@ -15,19 +15,19 @@ The tree::
     │   ├── ApprovalRequirementExpiredError    decision on an expired approval requirement
     │   └── InvalidApprovalConfigurationError  no target, bad quorum (also ValueError)
     ├── ApprovalRequirementNotFoundError (LookupError)
+    ├── RequestNotFoundError (LookupError)     unknown request id
     └── MutationError                          failures of a mutation or of a request write
-        ├── ConcurrencyError
+        ├── ConcurrencyError                   a conflict with another writer or execution
+        │   └── RequestConcurrencyError        stale revision on a request write
         ├── ExecutionTimeoutError
-        ├── InvalidMutationError
-        ├── MutationValidationError
-        ├── PolicyViolationError
-        ├── StateNotFoundError (LookupError)
+        ├── InvalidMutationError               a mutation that returned no result
+        ├── MutationValidationError            MutationResult.raise_for_failure: invalid
+        ├── PolicyViolationError               MutationResult.raise_for_failure: refused
+        ├── StateNotFoundError (LookupError)   raised by a mutation whose state is missing
         ├── PolicyEvaluationError
         │   └── PolicyEvaluationTimeoutError
         ├── InvalidTransitionError             lifecycle transition not in the table
-        ├── RequestAlreadyExistsError          duplicate create
-        ├── RequestConcurrencyError            stale revision on a request write
-        └── RequestNotFoundError (LookupError) unknown request id
+        └── RequestAlreadyExistsError          duplicate create
 
 Errors carry their facts as attributes (``request_id``, ``expected_revision`` ...) as well as in
 the message, which always names the request or execution concerned.
@@ -134,6 +134,14 @@ class ApprovalRequirementNotFoundError(GovernanceError, LookupError):
         self.approval_id = approval_id
 
 
+class RequestNotFoundError(GovernanceError, LookupError):
+    """No request with this id is stored: a failed lookup, not a failed mutation."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"request '{request_id}' was not found")
+        self.request_id = request_id
+
+
 class MutationError(GovernanceError):
     """Base of failures raised while executing a mutation or writing a request.
 
@@ -155,7 +163,8 @@ class MutationError(GovernanceError):
 
 
 class ConcurrencyError(MutationError):
-    """A mutation conflicted with another execution."""
+    """A write conflicted with another writer or execution (``RequestConcurrencyError`` for a
+    request's stale revision)."""
 
     def __init__(self, message: str, conflicting_execution_id: str | None = None) -> None:
         super().__init__(message)
@@ -179,7 +188,10 @@ class InvalidMutationError(MutationError):
 
 
 class MutationValidationError(MutationError):
-    """A mutation failed validation; the message lists ``path: message`` for every error."""
+    """A mutation failed validation; the message lists ``path: message`` for every error.
+
+    The engine reports a failed validation as a result; ``MutationResult.raise_for_failure``
+    turns that result into this error for callers who want one."""
 
     def __init__(self, validation_result: Any) -> None:
         errors = getattr(validation_result, "errors", [])
@@ -190,7 +202,10 @@ class MutationValidationError(MutationError):
 
 
 class PolicyViolationError(MutationError):
-    """A policy refused a mutation (raised only by callers that turn decisions into errors)."""
+    """A policy refused a mutation.
+
+    The engine reports a refusal as a result; ``MutationResult.raise_for_failure`` turns that
+    result into this error for callers who want one."""
 
     def __init__(self, decision: Any) -> None:
         reason = getattr(decision, "reason", None) or "blocked by policy"
@@ -200,7 +215,10 @@ class PolicyViolationError(MutationError):
 
 
 class StateNotFoundError(MutationError, LookupError):
-    """The state a mutation targets does not exist."""
+    """The state a mutation targets does not exist.
+
+    The runtime holds no states of its own: a mutation (or whatever loads its state) raises this,
+    and the engine passes it on as it is, after the failure hooks and a failed audit entry."""
 
     def __init__(self, state_id: str) -> None:
         super().__init__(f"state '{state_id}' was not found")
@@ -255,7 +273,7 @@ class RequestAlreadyExistsError(MutationError):
         self.request_id = request_id
 
 
-class RequestConcurrencyError(MutationError):
+class RequestConcurrencyError(ConcurrencyError):
     """A request write lost the optimistic-concurrency check: the stored revision moved on."""
 
     def __init__(self, request_id: str, expected_revision: int) -> None:
@@ -265,14 +283,6 @@ class RequestConcurrencyError(MutationError):
         )
         self.request_id = request_id
         self.expected_revision = expected_revision
-
-
-class RequestNotFoundError(MutationError, LookupError):
-    """No request with this id is stored."""
-
-    def __init__(self, request_id: str) -> None:
-        super().__init__(f"request '{request_id}' was not found")
-        self.request_id = request_id
 
 
 __all__ = [

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from governance._clock import Clock, utc_now
-from governance._models import evolve, frozen_constructor
+from governance._ids import is_blank
+from governance._models import evolve, record_builder
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.mutation import Mutation
 from governance.core.results import MutationResult, ValidationResult
+from governance.decisions import DecisionType, LifecycleDecision, RequestDecision, owned_decision
 from governance.errors import (
     InvalidArgumentError,
     InvalidOperationError,
@@ -28,19 +30,15 @@ from governance.errors import (
     RequestConcurrencyError,
 )
 from governance.requests import (
+    TO_EXECUTED,
+    TO_REJECTED,
     CompensationPlan,
-    DecisionType,
     ExecutionLink,
     ExecutionLinkType,
     GovernedExecutionKind,
-    LifecycleDecision,
     MutationRequest,
-    RequestDecision,
-    RequestStatus,
     compensation_metadata,
-    lifecycle_changes,
     next_snapshot,
-    owned_decision,
     plan_facts,
 )
 from governance.resolution import (
@@ -54,6 +52,8 @@ from governance.store import RequestStore
 TState = TypeVar("TState")
 
 _KIND_NAMES = {kind: kind.name for kind in GovernedExecutionKind}
+# Enum members bound once, as in governance.requests (a read off an enum class runs a
+# metaclass hook under Python 3.11).
 _COMPENSATION = GovernedExecutionKind.COMPENSATION
 _EXECUTED_TYPE = DecisionType.lifecycle(LifecycleDecision.EXECUTED)
 _REJECTED_TYPE = DecisionType.lifecycle(LifecycleDecision.REJECTED)
@@ -203,15 +203,9 @@ class GovernedExecutionResult(Generic[TState]):
         return self.mutation_result.new_state if self.mutation_result is not None else None
 
 
-_execution_result = frozen_constructor(GovernedExecutionResult)
+_execution_result = record_builder(GovernedExecutionResult, positional=True)
 
 
-def _blank(value: str | None) -> bool:
-    return value is None or not str(value).strip()
-
-
-_TERMINAL_REJECTED = lifecycle_changes(status=RequestStatus.REJECTED, pending_reason=None)
-_TERMINAL_EXECUTED = lifecycle_changes(status=RequestStatus.EXECUTED, pending_reason=None)
 
 
 class OutcomeRecorder:
@@ -249,7 +243,7 @@ class OutcomeRecorder:
         decision = owned_decision(_REJECTED_TYPE, context, reason, decision_metadata,
                                   self._clock())
         rejected = next_snapshot(claimed, (decision,), owner=execution.claim,
-                                 lifecycle_changes=_TERMINAL_REJECTED, side_effects=side_effects)
+                                 lifecycle_changes=TO_REJECTED, side_effects=side_effects)
         return self._store.store_next(rejected, claimed.revision)
 
     def record_refused(
@@ -309,7 +303,7 @@ class OutcomeRecorder:
                 executed_at=decision.timestamp,
             )
         executed = next_snapshot(claimed, (decision,), owner=execution.claim,
-                                 lifecycle_changes=_TERMINAL_EXECUTED, versioning=versioning,
+                                 lifecycle_changes=TO_EXECUTED, versioning=versioning,
                                  side_effects=tuple(side_effects))
         return self._store.store_next(executed, claimed.revision)
 
@@ -416,7 +410,7 @@ class GovernanceExecutionManager:
         ``apply``) is refused before the claim, and so is a compensation whose original has not
         finished.
         """
-        if _blank(request_id):
+        if is_blank(request_id):
             raise InvalidArgumentError("executing a request needs a non-blank request id")
         if mutation is None:
             raise MissingArgumentError(f"executing request '{request_id}' needs a mutation")
@@ -443,7 +437,7 @@ class GovernanceExecutionManager:
             raise InvalidArgumentError(
                 f"executing request '{request_id}' needs a string current state version, not "
                 f"{current_state_version!r}")
-        if _blank(current_state_version):
+        if is_blank(current_state_version):
             raise InvalidArgumentError(
                 f"executing request '{request_id}' needs the current state version: pass "
                 "current_state_version or a state with a non-blank .version")
@@ -492,7 +486,7 @@ class GovernanceExecutionManager:
             if resulting is not None and type(resulting) is not str:
                 # As the default reader does: a version such as an int is recorded as text.
                 resulting = str(resulting)
-        if _blank(resulting):
+        if is_blank(resulting):
             # The mutation was applied: the request says so (EXECUTED), without a resulting
             # version, and the caller hears that the new state had none.
             executed = self._recorder.record_executed(claimed, governance_context, result, None)
@@ -522,7 +516,7 @@ class GovernanceExecutionManager:
         link = ExecutionLink(
             request_id=compensation.request_id,
             type=ExecutionLinkType.COMPENSATED_BY,
-            execution_kind=GovernedExecutionKind.COMPENSATION,
+            execution_kind=_COMPENSATION,
             compensation_kind=plan.kind,
             trigger=plan.trigger,
             batch_id=plan.batch_id,

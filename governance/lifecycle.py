@@ -8,21 +8,14 @@ from typing import Any
 
 from governance._clock import Clock, utc_now
 from governance.core.context import MutationContext
+from governance.decisions import LifecycleDecision, RequestDecision, check_decision_inputs
 from governance.errors import (
     InvalidArgumentError,
     InvalidTransitionError,
     MissingArgumentError,
     RequestClaimedError,
 )
-from governance.requests import (
-    LifecycleDecision,
-    MutationRequest,
-    PendingReason,
-    RequestDecision,
-    RequestStatus,
-    check_decision_inputs,
-    held_claim,
-)
+from governance.requests import MutationRequest, PendingReason, RequestStatus, held_claim
 from governance.store import RequestStore
 
 ALLOWED_TRANSITIONS: Mapping[RequestStatus, frozenset[RequestStatus]] = {

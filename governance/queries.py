@@ -9,11 +9,13 @@ requirements (``ApprovalView``) or single decisions (``DecisionView``).
 Queries are frozen pydantic models: validated (and collections turned into frozensets) when built,
 shareable, and round-tripped through JSON. The evaluation functions (``matches``,
 ``approval_matches``, ``decision_matches``) and the ``select_*`` functions are pure, so a store
-can run them over any iterable of snapshots; ``InMemoryRequestStore`` does.
+can run them over any iterable of snapshots; ``InMemoryRequestStore`` does. ``RequestQueryStore``
+is the contract a store that answers these queries implements.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,19 +24,16 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from governance.approval_requirements import ApprovalRequirement, ApprovalRequirementStatus
 from governance.core.context import BlastRadiusScope
 from governance.core.effects import SideEffect, SideEffectSeverity
-from governance.requests import (
+from governance.decisions import (
     ApprovalDecision,
-    ApprovalRequirement,
-    ApprovalRequirementStatus,
     DecisionCategory,
     LifecycleDecision,
-    MutationRequest,
-    PendingReason,
     RequestDecision,
-    RequestStatus,
 )
+from governance.requests import MutationRequest, PendingReason, RequestStatus
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _MISSING = object()
@@ -517,3 +516,50 @@ def select_recent_decisions(
     indexed.sort(key=lambda item: item[1].request.lifecycle.updated_at, reverse=True)
     indexed.sort(key=lambda item: item[1].decision.timestamp, reverse=True)
     return _take([view for _, view in indexed], take)
+
+
+class RequestQueryStore(ABC):
+    """The query contract of a request store: grouped queries over its stored requests, evaluated
+    as the pure functions of this module do (``InMemoryRequestStore`` runs them as they are).
+
+    Every method returns the latest stored snapshots, in the order its docstring fixes; ``take``
+    keeps the first ``take`` results when it is not None and ≥ 0.
+    """
+
+    @abstractmethod
+    def query(self, query: MutationRequestQuery) -> list[MutationRequest]:
+        """The requests matching ``query``, ordered by creation time, then request id."""
+
+    @abstractmethod
+    def get_pending_requests(
+        self, query: MutationRequestQuery | None = None
+    ) -> list[MutationRequest]:
+        """PENDING requests matching ``query``, ordered by creation time, then request id."""
+
+    @abstractmethod
+    def get_pending_approval_queue(
+        self, query: MutationRequestQuery | None = None
+    ) -> list[MutationRequest]:
+        """Requests PENDING for APPROVAL matching ``query``, ordered by creation time, then id."""
+
+    @abstractmethod
+    def get_recent_approvals(
+        self, query: MutationRequestQuery | None = None, take: int | None = None
+    ) -> list[MutationRequest]:
+        """Requests with approval activity (approval requirements or an approval decision)
+        matching ``query`` (default ``RequestQueries.recent_approvals()``), ordered by their
+        latest approval decision other than REQUESTED (else ``updated_at``) descending, then
+        ``updated_at`` descending, then request id."""
+
+    @abstractmethod
+    def get_pending_approvals(self, query: ApprovalQuery | None = None) -> list[ApprovalView]:
+        """Approval requirements matching ``query`` (default ``ApprovalQuery.pending()``),
+        ordered by request creation time, request id, step order, then approval id."""
+
+    @abstractmethod
+    def get_recent_decisions(
+        self, query: DecisionQuery | None = None, take: int | None = None
+    ) -> list[DecisionView]:
+        """Decisions matching ``query`` (default: all), ordered by decision timestamp
+        descending, then request ``updated_at`` descending, then request id (decisions of one
+        request with equal timestamps: latest appended first)."""

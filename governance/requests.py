@@ -1,4 +1,5 @@
-"""The governed request aggregate: ``MutationRequest``, its parts, and its decision history.
+"""The governed request aggregate: ``MutationRequest`` and its parts (scope, payload, lifecycle,
+execution details, versioning), its factories, and the rules every change of it obeys.
 
 A request is a frozen pydantic model, validated once at the boundary (its factories, JSON, the
 store's ``create``). Every change produces a new snapshot through ``next_snapshot``, the one
@@ -9,31 +10,38 @@ already-valid parts without re-validating them through pydantic.
 
 from __future__ import annotations
 
-import builtins
-import itertools
-import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from enum import IntEnum
-from typing import Any, overload
+from typing import Any
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    GetCoreSchemaHandler,
     ValidationError,
     field_validator,
 )
-from pydantic_core import core_schema
 
-from governance._clock import utc_now
+from governance._clock import is_aware, is_aware_or_none, utc_now
 from governance._models import assemble
+from governance.approval_requirements import (
+    FULFILLED_APPROVAL_STATUSES,
+    ApprovalRequirement,
+    map_approval_requirements,
+)
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.effects import SideEffect
 from governance.core.policies import PolicyRequirement
+from governance.decisions import (
+    ApprovalDecision,
+    DecisionLog,
+    LifecycleDecision,
+    RequestDecision,
+    append_decisions,
+)
 from governance.errors import (
     InvalidArgumentError,
     InvalidOperationError,
@@ -59,7 +67,16 @@ class RequestStatus(IntEnum):
     @property
     def is_terminal(self) -> bool:
         """Whether no transition leaves this status."""
-        return self >= RequestStatus.REJECTED
+        return self >= FIRST_TERMINAL_STATUS
+
+
+FIRST_TERMINAL_STATUS = RequestStatus.REJECTED
+"""The first terminal status: a status is terminal when ``status >= FIRST_TERMINAL_STATUS``."""
+
+# Enum members compared on the hot paths are bound once, at module level, in every module that
+# compares them: under Python 3.11 each read of a member off its enum class runs
+# EnumType.__getattr__, a Python-level hook costing some 250 instructions.
+_APPROVED = RequestStatus.APPROVED
 
 
 class PendingReason(IntEnum):
@@ -72,319 +89,6 @@ class PendingReason(IntEnum):
     QUOTA = 4
     MANUAL_REVIEW = 5
     REVALIDATION = 6
-
-
-class DecisionCategory(IntEnum):
-    """Which part of the runtime recorded a decision."""
-
-    LIFECYCLE = 0
-    APPROVAL = 1
-    VERSION_RESOLUTION = 2
-
-
-class LifecycleDecision(IntEnum):
-    """Codes of lifecycle decisions."""
-
-    SUBMITTED = 0
-    PENDING = 1
-    APPROVED = 2
-    REJECTED = 3
-    CANCELED = 4
-    EXPIRED = 5
-    SUPERSEDED = 6
-    EXECUTED = 7
-    COMPENSATED = 8
-
-
-class ApprovalDecision(IntEnum):
-    """Codes of approval-workflow decisions."""
-
-    REQUESTED = 0
-    GRANTED = 1
-    REJECTED = 2
-    QUORUM_SATISFIED = 3
-    EXPIRED = 4
-
-
-class VersionResolutionDecision(IntEnum):
-    """Codes of version-resolution decisions."""
-
-    VALIDATED = 0
-    REVALIDATION_REQUIRED = 1
-    RENEWED_APPROVAL_REQUIRED = 2
-    REJECTED_AS_STALE = 3
-
-
-class DecisionType(BaseModel):
-    """A decision's category and code; equal when both are equal. ``str()`` is the code."""
-
-    model_config = _FROZEN
-
-    category: DecisionCategory
-    code: str
-
-    def __str__(self) -> str:
-        return self.code
-
-    @classmethod
-    def lifecycle(cls, decision: LifecycleDecision) -> DecisionType:
-        """A lifecycle decision type."""
-        return _LIFECYCLE_TYPES[decision]
-
-    @classmethod
-    def approval(cls, decision: ApprovalDecision) -> DecisionType:
-        """An approval decision type."""
-        return _APPROVAL_TYPES[decision]
-
-    @classmethod
-    def version_resolution(cls, decision: VersionResolutionDecision) -> DecisionType:
-        """A version-resolution decision type."""
-        return _RESOLUTION_TYPES[decision]
-
-
-_LIFECYCLE_TYPES = {d: DecisionType(category=DecisionCategory.LIFECYCLE, code=d.name)
-                    for d in LifecycleDecision}
-_APPROVAL_TYPES = {d: DecisionType(category=DecisionCategory.APPROVAL, code=d.name)
-                   for d in ApprovalDecision}
-_RESOLUTION_TYPES = {d: DecisionType(category=DecisionCategory.VERSION_RESOLUTION, code=d.name)
-                     for d in VersionResolutionDecision}
-
-
-class RequestDecision(BaseModel):
-    """One entry of a request's append-only decision history."""
-
-    model_config = _FROZEN
-
-    type: DecisionType
-    context: MutationContext
-    reason: str | None = None
-    timestamp: AwareDatetime = Field(default_factory=utc_now)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def category(self) -> DecisionCategory:
-        """The decision's category."""
-        return self.type.category
-
-    @property
-    def code(self) -> str:
-        """The decision's code."""
-        return self.type.code
-
-    @classmethod
-    def create(
-        cls,
-        type: DecisionType,
-        context: MutationContext,
-        reason: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        timestamp: datetime | None = None,
-    ) -> RequestDecision:
-        """A decision of ``type`` recorded by the actor of ``context``.
-
-        Raises:
-            MissingArgumentError: ``context`` is None.
-            InvalidArgumentError: ``context`` is not a ``MutationContext``, ``reason`` is not
-                text, ``metadata`` is not a mapping, or ``timestamp`` has no timezone.
-        """
-        if context is None:
-            raise MissingArgumentError(f"a {type.code} decision needs the context of its actor")
-        check_decision_inputs(f"a {type.code} decision", context, reason, metadata)
-        if timestamp is not None and not _aware(timestamp):
-            raise InvalidArgumentError(
-                f"a {type.code} decision needs a timezone-aware timestamp, not {timestamp!r}")
-        return assemble(cls, {
-            "type": type,
-            "context": context,
-            "reason": reason,
-            "timestamp": timestamp or utc_now(),
-            "metadata": dict(metadata) if metadata else {},
-        })
-
-    @classmethod
-    def lifecycle(cls, decision: LifecycleDecision, context: MutationContext,
-                  reason: str | None = None, metadata: Mapping[str, Any] | None = None,
-                  timestamp: datetime | None = None) -> RequestDecision:
-        """A lifecycle decision."""
-        return cls.create(DecisionType.lifecycle(decision), context, reason, metadata, timestamp)
-
-    @classmethod
-    def approval(cls, decision: ApprovalDecision, context: MutationContext,
-                 reason: str | None = None, metadata: Mapping[str, Any] | None = None,
-                 timestamp: datetime | None = None) -> RequestDecision:
-        """An approval decision."""
-        return cls.create(DecisionType.approval(decision), context, reason, metadata, timestamp)
-
-    @classmethod
-    def version_resolution(cls, decision: VersionResolutionDecision, context: MutationContext,
-                           reason: str | None = None, metadata: Mapping[str, Any] | None = None,
-                           timestamp: datetime | None = None) -> RequestDecision:
-        """A version-resolution decision."""
-        return cls.create(DecisionType.version_resolution(decision), context, reason, metadata,
-                          timestamp)
-
-
-def check_decision_inputs(what: str, context: Any, reason: Any, metadata: Any) -> None:
-    """Refuse what a decision cannot hold: a context that is not a ``MutationContext``, a
-    reason that is not text, metadata that is not a mapping. ``what`` starts the message (name
-    the request there)."""
-    if not isinstance(context, MutationContext):
-        raise InvalidArgumentError(
-            f"{what} needs a MutationContext, not {builtins.type(context).__name__}")
-    if reason is not None and not isinstance(reason, str):
-        raise InvalidArgumentError(
-            f"{what} needs a text reason, not {builtins.type(reason).__name__}")
-    if metadata is not None and not isinstance(metadata, Mapping):
-        raise InvalidArgumentError(
-            f"{what} needs metadata as a mapping, not {builtins.type(metadata).__name__}")
-
-
-def owned_decision(type: DecisionType, context: MutationContext, reason: str | None,
-                   metadata: dict[str, Any], timestamp: datetime) -> RequestDecision:
-    """``RequestDecision.create`` for the runtime's own decisions: ``metadata`` is a dict the
-    caller built for this decision and hands over (it is not copied).
-
-    Raises:
-        MissingArgumentError: ``context`` is None.
-    """
-    if context is None:
-        raise MissingArgumentError(f"a {type.code} decision needs the context of its actor")
-    return assemble(RequestDecision, {"type": type, "context": context, "reason": reason,
-                                      "timestamp": timestamp, "metadata": metadata})
-
-
-class DecisionLog(Sequence[RequestDecision]):
-    """A request's decision history: an immutable sequence whose snapshots share storage.
-
-    Each snapshot of a request sees a prefix of one growing list. Appending to the newest
-    snapshot extends that list in place and returns a view one longer, so recording a decision
-    costs the same whatever the length of the history; views held by older snapshots keep their
-    length and never change. Appending to an older snapshot (a writer that will lose the store's
-    compare-and-set anyway) copies its prefix first. Compares equal to any tuple or list with
-    the same decisions; serializes as a list.
-    """
-
-    __slots__ = ("_items", "_length")
-    _append_lock = threading.Lock()
-
-    def __init__(self, decisions: Iterable[RequestDecision] = ()) -> None:
-        self._items: list[RequestDecision] = list(decisions)
-        self._length = len(self._items)
-
-    @classmethod
-    def _view(cls, items: list[RequestDecision], length: int) -> DecisionLog:
-        view = cls.__new__(cls)
-        view._items = items
-        view._length = length
-        return view
-
-    def appended(self, *decisions: RequestDecision) -> DecisionLog:
-        """A log holding these decisions followed by ``decisions``; this log is unchanged."""
-        with self._append_lock:
-            items = self._items
-            if len(items) != self._length:
-                items = items[:self._length]
-            items.extend(decisions)
-            return self._view(items, len(items))
-
-    def __len__(self) -> int:
-        return self._length
-
-    @overload
-    def __getitem__(self, index: int) -> RequestDecision: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[RequestDecision, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> RequestDecision | tuple[RequestDecision, ...]:
-        if isinstance(index, slice):
-            return tuple(self._items[:self._length][index])
-        if index < 0:
-            index += self._length
-        if not 0 <= index < self._length:
-            raise IndexError("decision index out of range")
-        return self._items[index]
-
-    def __iter__(self) -> Iterator[RequestDecision]:
-        return itertools.islice(self._items, self._length)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, DecisionLog | tuple | list):
-            return NotImplemented
-        return self._length == len(other) and all(a == b for a, b in zip(self, other,
-                                                                            strict=True))
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
-
-    def __repr__(self) -> str:
-        return f"DecisionLog({list(self)!r})"
-
-    @classmethod
-    def __get_pydantic_core_schema__(
-        cls, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        items = handler.generate_schema(tuple[RequestDecision, ...])
-        return core_schema.no_info_after_validator_function(
-            cls,
-            items,
-            serialization=core_schema.plain_serializer_function_ser_schema(
-                tuple, return_schema=items),
-        )
-
-
-def append_decisions(decisions: Sequence[RequestDecision],
-                     *new: RequestDecision) -> DecisionLog:
-    """``decisions`` followed by ``new``, as a ``DecisionLog`` (O(1) when ``decisions`` is the
-    newest view of its log; a plain sequence, as ``model_copy`` may leave, is converted)."""
-    if isinstance(decisions, DecisionLog):
-        return decisions.appended(*new)
-    return DecisionLog((*decisions, *new))
-
-
-class ApprovalRequirementStatus(IntEnum):
-    """Where one approval requirement stands."""
-
-    PENDING = 0
-    APPROVED = 1
-    REJECTED = 2
-    SATISFIED = 3
-    EXPIRED = 4
-
-
-class ApprovalRejectionReason(BaseModel):
-    """A structured reason given when an approver rejects."""
-
-    model_config = _FROZEN
-
-    code: str = ""
-    category: str | None = None
-    message: str = ""
-    metadata: dict[str, Any] = Field(default_factory=dict)
-
-
-class ApprovalRequirement(BaseModel):
-    """One approval a request waits for: who may give it, in which step, and its outcome."""
-
-    model_config = _FROZEN
-
-    approval_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
-    type: str = "Approval"
-    description: str = ""
-    approver_id: str = ""
-    approver_role: str | None = None
-    approver_group: str | None = None
-    approver_name: str | None = None
-    step_order: int = 1
-    approval_group_id: str | None = None
-    required_approvals: int = 1
-    expires_at: AwareDatetime | None = None
-    status: ApprovalRequirementStatus = ApprovalRequirementStatus.PENDING
-    decided_at: AwareDatetime | None = None
-    decision_context: MutationContext | None = None
-    decision_reason: str | None = None
-    rejection: ApprovalRejectionReason | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class GovernedExecutionKind(IntEnum):
@@ -722,7 +426,7 @@ class MutationRequest(BaseModel):
         now = now or utc_now()
         return cls._new(
             state_id, state_type, mutation_type, intent, context,
-            status=RequestStatus.APPROVED,
+            status=_APPROVED,
             decisions=(
                 RequestDecision.lifecycle(LifecycleDecision.SUBMITTED, context, context.reason,
                                           timestamp=now),
@@ -882,8 +586,6 @@ class MutationRequest(BaseModel):
             InvalidOperationError: no requirement is of type "Approval".
             InvalidApprovalConfigurationError: an approval requirement is misconfigured.
         """
-        from governance.approval import map_approval_requirements
-
         rid = _check_request_inputs(
             request_id, state_id, state_type, mutation_type, intent, context,
             expected_state_version, metadata, now, expires_at)
@@ -964,40 +666,22 @@ def _check_request_inputs(
         raise InvalidArgumentError(
             f"{what} needs its metadata as a mapping, not {type(metadata).__name__}")
     for label, instant in (("now", now), ("expires_at", expires_at)):
-        if instant is not None and not _aware(instant):
+        if instant is not None and not is_aware(instant):
             raise InvalidArgumentError(
                 f"{what}: {label} must be a timezone-aware datetime, not {instant!r}")
     return rid
 
 # -- the rules every change of a request obeys -------------------------------------------------
 
-_FIRST_TERMINAL = RequestStatus.REJECTED
-_APPROVED = RequestStatus.APPROVED
-_FULFILLED_APPROVALS = frozenset({ApprovalRequirementStatus.APPROVED,
-                                  ApprovalRequirementStatus.SATISFIED})
-
-
-def _aware(value: Any) -> bool:
-    """Whether ``value`` is a timezone-aware datetime. A fixed-offset ``timezone`` (UTC among
-    them) always has an offset; only other tzinfo classes, such as the one pydantic gives a
-    parsed instant, are asked for theirs, which costs ten times as much."""
-    if not isinstance(value, datetime):
-        return False
-    tz = value.tzinfo
-    return tz is not None and (type(tz) is timezone or value.utcoffset() is not None)
-
-
-def _aware_or_none(value: Any) -> bool:
-    return value is None or _aware(value)
 
 
 _LIFECYCLE_RULES: dict[str, tuple[Any, str]] = {
     "status": (lambda v: type(v) is RequestStatus, "a RequestStatus"),
     "pending_reason": (lambda v: v is None or type(v) is PendingReason,
                        "a PendingReason or None"),
-    "expires_at": (_aware_or_none, "a timezone-aware datetime or None"),
-    "created_at": (_aware, "a timezone-aware datetime"),
-    "updated_at": (_aware, "a timezone-aware datetime"),
+    "expires_at": (is_aware_or_none, "a timezone-aware datetime or None"),
+    "created_at": (is_aware, "a timezone-aware datetime"),
+    "updated_at": (is_aware, "a timezone-aware datetime"),
 }
 
 
@@ -1029,6 +713,15 @@ def lifecycle_changes(**changes: Any) -> LifecycleChanges:
     return LifecycleChanges(changes)
 
 
+# The runtime's own lifecycle edits, checked once here and shared by every writer.
+TO_REJECTED = lifecycle_changes(status=RequestStatus.REJECTED, pending_reason=None)
+TO_EXECUTED = lifecycle_changes(status=RequestStatus.EXECUTED, pending_reason=None)
+TO_PENDING_APPROVAL = lifecycle_changes(status=RequestStatus.PENDING,
+                                        pending_reason=PendingReason.APPROVAL)
+TO_PENDING_REVALIDATION = lifecycle_changes(status=RequestStatus.PENDING,
+                                            pending_reason=PendingReason.REVALIDATION)
+
+
 def held_claim(request: MutationRequest) -> ExecutionClaim | None:
     """The claim of the governed execution that is running ``request``, if one is.
 
@@ -1037,14 +730,14 @@ def held_claim(request: MutationRequest) -> ExecutionClaim | None:
     finished it, but no longer holds it.
     """
     claim = request.execution.claim
-    if claim is not None and request.lifecycle.status < _FIRST_TERMINAL:
+    if claim is not None and request.lifecycle.status < FIRST_TERMINAL_STATUS:
         return claim
     return None
 
 
 def _pending_approvals(requirements: Sequence[ApprovalRequirement]) -> list[str]:
     return [f"'{r.approval_id}' ({r.status.name})" for r in requirements
-            if r.status not in _FULFILLED_APPROVALS]
+            if r.status not in FULFILLED_APPROVAL_STATUSES]
 
 
 def next_snapshot(
@@ -1081,7 +774,8 @@ def next_snapshot(
         InvalidOperationError: APPROVED while an approval requirement is not fulfilled.
     """
     claim = current.execution.claim
-    if claim is not owner and claim is not None and current.lifecycle.status < _FIRST_TERMINAL:
+    if claim is not owner and claim is not None \
+            and current.lifecycle.status < FIRST_TERMINAL_STATUS:
         raise RequestClaimedError(current.request_id, claim.claim_id)
     last = decisions[-1].timestamp
     if last.tzinfo is None or (len(decisions) > 1 and any(
@@ -1151,12 +845,12 @@ def check_snapshot(request: MutationRequest) -> None:
         _name_broken_rule(request)
     for value in required:
         if not (type(value) is datetime and type(value.tzinfo) is timezone) \
-                and not _aware(value):
+                and not is_aware(value):
             _name_broken_rule(request)
     for instant in optional:
         if instant is not None and not (type(instant) is datetime
                                         and type(instant.tzinfo) is timezone) \
-                and not _aware(instant):
+                and not is_aware(instant):
             _name_broken_rule(request)
     if held_claim(request) is not None:
         assert claim is not None
@@ -1182,7 +876,7 @@ def _name_broken_rule(request: MutationRequest) -> None:
             raise _cannot_store(request_id,
                                 f"its lifecycle {key} is {value!r}; expected {expected}")
     for index, decision in enumerate(request.decisions):
-        if not _aware(decision.timestamp):
+        if not is_aware(decision.timestamp):
             raise _cannot_store(request_id,
                                 f"its decision {index} ({decision.type.code}) has the "
                                 f"timestamp {decision.timestamp!r}, not a timezone-aware "
@@ -1190,7 +884,7 @@ def _name_broken_rule(request: MutationRequest) -> None:
     for requirement in request.approval_requirements:
         for label in ("expires_at", "decided_at"):
             value = getattr(requirement, label)
-            if not _aware_or_none(value):
+            if not is_aware_or_none(value):
                 raise _cannot_store(request_id,
                                     f"its approval '{requirement.approval_id}' has {label} "
                                     f"{value!r}, not a timezone-aware datetime")
@@ -1201,7 +895,7 @@ def _name_broken_rule(request: MutationRequest) -> None:
         others.append(("claim claimed_at", execution.claim.claimed_at))
     others.extend(("link linked_at", link.linked_at) for link in execution.related_executions)
     for label, value in others:
-        if not _aware_or_none(value):
+        if not is_aware_or_none(value):
             raise _cannot_store(request_id,
                                 f"its {label} is {value!r}, not a timezone-aware datetime")
     raise AssertionError(f"request '{request_id}' breaks a rule that no message names")

@@ -9,9 +9,11 @@ from enum import IntEnum
 from typing import Any
 
 from governance._clock import Clock, utc_now
-from governance._ids import IdSequence
-from governance._models import assemble, evolve, frozen_constructor
+from governance._ids import IdSequence, is_blank
+from governance._models import evolve, record_builder
+from governance.approval_requirements import ApprovalRequirementStatus
 from governance.core.context import MutationContext
+from governance.decisions import DecisionType, VersionResolutionDecision, owned_decision
 from governance.errors import (
     InvalidArgumentError,
     InvalidOperationError,
@@ -20,29 +22,22 @@ from governance.errors import (
     RequestNotFoundError,
 )
 from governance.requests import (
-    ApprovalRequirementStatus,
-    DecisionType,
+    FIRST_TERMINAL_STATUS,
+    TO_PENDING_APPROVAL,
+    TO_PENDING_REVALIDATION,
+    TO_REJECTED,
     ExecutionClaim,
     GovernedExecutionKind,
     MutationRequest,
-    PendingReason,
     RequestStatus,
-    VersionResolutionDecision,
-    lifecycle_changes,
     next_snapshot,
-    owned_decision,
 )
 from governance.store import RequestStore
-
-_REJECTED = lifecycle_changes(status=RequestStatus.REJECTED, pending_reason=None)
-_PENDING_APPROVAL = lifecycle_changes(status=RequestStatus.PENDING,
-                                      pending_reason=PendingReason.APPROVAL)
-_PENDING_REVALIDATION = lifecycle_changes(status=RequestStatus.PENDING,
-                                          pending_reason=PendingReason.REVALIDATION)
 
 _VALIDATED = DecisionType.version_resolution(VersionResolutionDecision.VALIDATED)
 
 _CLAIM_IDS = IdSequence()
+_build_claim = record_builder(ExecutionClaim)
 
 
 def new_claim_id() -> str:
@@ -72,26 +67,26 @@ class ResolutionOutcome(IntEnum):
         return self is _EXECUTE_APPROVED_VERSION or self is _REVALIDATE
 
 
-# Enum members read on every resolution, looked up once (a class attribute lookup on an enum
-# costs several times a global's).
+# Enum members bound once, as in governance.requests (a read off an enum class runs a
+# metaclass hook under Python 3.11).
 _EXECUTE_APPROVED_VERSION = ResolutionOutcome.EXECUTE_APPROVED_VERSION
 _REVALIDATE = ResolutionOutcome.REVALIDATE_ON_LATEST_STATE
+_APPROVED = RequestStatus.APPROVED
+_REQUIREMENT_PENDING = ApprovalRequirementStatus.PENDING
+_COMPENSATION = GovernedExecutionKind.COMPENSATION
+
 _STALE_OUTCOMES = {
     # strategy: (decision type, outcome, lifecycle changes, expects the current version after)
     ResolutionStrategy.REJECT_STALE: (
         DecisionType.version_resolution(VersionResolutionDecision.REJECTED_AS_STALE),
-        ResolutionOutcome.REJECTED_AS_STALE, _REJECTED, False),
+        ResolutionOutcome.REJECTED_AS_STALE, TO_REJECTED, False),
     ResolutionStrategy.REQUIRE_RENEWED_APPROVAL: (
         DecisionType.version_resolution(VersionResolutionDecision.RENEWED_APPROVAL_REQUIRED),
-        ResolutionOutcome.REQUIRES_RENEWED_APPROVAL, _PENDING_APPROVAL, True),
+        ResolutionOutcome.REQUIRES_RENEWED_APPROVAL, TO_PENDING_APPROVAL, True),
     ResolutionStrategy.REVALIDATE_ON_LATEST_STATE: (
         DecisionType.version_resolution(VersionResolutionDecision.REVALIDATION_REQUIRED),
-        _REVALIDATE, _PENDING_REVALIDATION, True),
+        _REVALIDATE, TO_PENDING_REVALIDATION, True),
 }
-_APPROVED = RequestStatus.APPROVED
-_REQUIREMENT_PENDING = ApprovalRequirementStatus.PENDING
-_COMPENSATION = GovernedExecutionKind.COMPENSATION
-_FIRST_TERMINAL = min(status for status in RequestStatus if status.is_terminal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +101,9 @@ class VersionResolution:
     is_stale: bool
 
 
-resolution_of = frozen_constructor(VersionResolution)
+resolution_of = record_builder(VersionResolution, positional=True)
 """Builds a ``VersionResolution`` from its five fields, positionally, without the frozen
 dataclass's per-field ``object.__setattr__`` (for the runtime's own, checked values)."""
-
-
-def _blank(value: str | None) -> bool:
-    return value is None or not value.strip()
 
 
 class VersionResolver:
@@ -147,7 +138,7 @@ class VersionResolver:
         if request is None:
             raise MissingArgumentError("version resolution needs a request")
         status = request.lifecycle.status
-        if status >= _FIRST_TERMINAL:
+        if status >= FIRST_TERMINAL_STATUS:
             # DOMAIN.md marks the missing status check as a quirk: resolving a finished request
             # could move it out of its terminal status (e.g. EXECUTED back to PENDING).
             raise InvalidOperationError(
@@ -188,7 +179,7 @@ class VersionResolver:
         metadata = {"ExpectedStateVersion": expected or "",
                     "CurrentStateVersion": current_state_version}
         now = self._clock()
-        no_expectation = _blank(expected)
+        no_expectation = is_blank(expected)
         if no_expectation or expected == current_state_version:
             reason = ("No expected state version was given; the request may proceed"
                       if no_expectation
@@ -230,11 +221,11 @@ class VersionResolver:
 
     def _claim(self, context: MutationContext, clock: Clock, now: datetime) -> ExecutionClaim:
         # The claim is taken at the instant of the resolution decision when both share a clock.
-        return assemble(ExecutionClaim, {
-            "claim_id": new_claim_id(),
-            "claimed_at": now if clock is self._clock else clock(),
-            "actor_id": context.actor_id,
-        })
+        return _build_claim(
+            claim_id=new_claim_id(),
+            claimed_at=now if clock is self._clock else clock(),
+            actor_id=context.actor_id,
+        )
 
 
 class VersionResolutionManager:

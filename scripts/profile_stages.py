@@ -117,21 +117,24 @@ def records_only(fixture: ExecutionFixture) -> Callable[[], Any]:
     from governance.core.history import MutationHistoryEntry
     from governance.core.policies import PolicyDecision, PolicyDecisionSeverity
     from governance.core.results import MutationMetrics, MutationResult, ValidationResult
-    from governance.execution import GovernedExecutionResult, GovernedMutation
-    from governance.requests import (
+    from governance.decisions import (
         DecisionLog,
         DecisionType,
-        ExecutionClaim,
         LifecycleDecision,
         RequestDecision,
-        RequestStatus,
         VersionResolutionDecision,
     )
+    from governance.execution import GovernedExecutionResult, GovernedMutation
+    from governance.requests import ExecutionClaim, RequestStatus
     from governance.resolution import ResolutionOutcome, VersionResolution
 
-    assemble, evolve, build = _models.assemble, _models.evolve, _models.build_record
-    resolution_of = _models.frozen_constructor(VersionResolution)
-    result_of = _models.frozen_constructor(GovernedExecutionResult)
+    assemble, evolve = _models.assemble, _models.evolve
+
+    def build(cls: Any, values: dict[str, Any]) -> Any:
+        return (_models.BUILDERS.get(cls) or _models.record_builder(cls))(**values)
+
+    resolution_of = _models.record_builder(VersionResolution, positional=True)
+    result_of = _models.record_builder(GovernedExecutionResult, positional=True)
     validated = DecisionType.version_resolution(VersionResolutionDecision.VALIDATED)
     executed = DecisionType.lifecycle(LifecycleDecision.EXECUTED)
     request, context, intent, state = (fixture.request, fixture.context, fixture.intent,

@@ -15,7 +15,7 @@ from governance.core.effects import SideEffect
 from governance.core.policies import PolicyDecision
 
 
-# Not slotted: the engine builds these on every execution through ``build_record``.
+# The engine builds these on every execution through a ``record_builder``.
 @dataclass(frozen=True, kw_only=True)
 class MutationAuditEntry:
     """What the engine records about one execution.

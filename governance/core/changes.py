@@ -9,7 +9,7 @@ from enum import IntEnum
 from typing import Any
 
 from governance._clock import utc_now
-from governance._models import build_record
+from governance._models import record_builder
 from governance.errors import MissingArgumentError
 
 
@@ -23,10 +23,13 @@ class ChangeType(IntEnum):
     MOVED = 4
 
 
-_MODIFIED = ChangeType.MODIFIED
+# Members bound once: under Python 3.11 each read of a member off its enum class runs
+# EnumType.__getattr__ (some 250 instructions); the factories below read them on every call.
+_MODIFIED, _ADDED = ChangeType.MODIFIED, ChangeType.ADDED
+_REMOVED, _REPLACED = ChangeType.REMOVED, ChangeType.REPLACED
 
 # Not slotted: mutations create changes on every execution, and the factories build them
-# through ``build_record`` (frozen-dataclass ``__init__`` dominates their cost).
+# through a ``record_builder`` (frozen-dataclass ``__init__`` dominates their cost).
 @dataclass(frozen=True)
 class StateChange:
     """One change at one path of the state."""
@@ -41,10 +44,10 @@ class StateChange:
 
     @classmethod
     def _of(cls, path: str, old_value: Any, new_value: Any, type: ChangeType) -> StateChange:
-        return build_record(cls, {
-            "path": path, "old_value": old_value, "new_value": new_value, "type": type,
-            "timestamp": utc_now(), "priority": 0, "metadata": None,
-        })
+        return _build_change(
+            path=path, old_value=old_value, new_value=new_value, type=type,
+            timestamp=utc_now(), priority=0, metadata=None,
+        )
 
     @classmethod
     def modified(cls, path: str, old_value: Any, new_value: Any) -> StateChange:
@@ -54,17 +57,20 @@ class StateChange:
     @classmethod
     def added(cls, path: str, value: Any) -> StateChange:
         """A value appeared at ``path``."""
-        return cls._of(path, None, value, ChangeType.ADDED)
+        return cls._of(path, None, value, _ADDED)
 
     @classmethod
     def removed(cls, path: str, old_value: Any) -> StateChange:
         """The value at ``path`` was removed."""
-        return cls._of(path, old_value, None, ChangeType.REMOVED)
+        return cls._of(path, old_value, None, _REMOVED)
 
     @classmethod
     def replaced(cls, path: str, old_value: Any, new_value: Any) -> StateChange:
         """The value at ``path`` was replaced as a whole."""
-        return cls._of(path, old_value, new_value, ChangeType.REPLACED)
+        return cls._of(path, old_value, new_value, _REPLACED)
+
+
+_build_change = record_builder(StateChange)
 
 
 class ChangeSet:

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from governance._clock import Clock, utc_now
 from governance._ids import IdSequence
-from governance._models import build_record
+from governance._models import evolve_record, record_builder
 from governance.core.audit import Auditor, InMemoryAuditor, MutationAuditEntry
 from governance.core.changes import ChangeSet
 from governance.core.context import MutationContext, MutationMode
@@ -53,7 +53,6 @@ from governance.core.options import EngineOptions
 from governance.core.policies import Policy, PolicyDecision, PolicyRegistry
 from governance.core.results import (
     BatchMutationResult,
-    MutationMetrics,
     MutationResult,
     MutationStatistics,
     ValidationResult,
@@ -71,11 +70,16 @@ from governance.errors import (
 
 TState = TypeVar("TState")
 
+# Members bound once: under Python 3.11 each read of a member off its enum class runs
+# EnumType.__getattr__ (some 250 instructions); every execution compares the mode.
 _COMMIT = MutationMode.COMMIT
 _SIMULATE = MutationMode.SIMULATE
 _STATISTICS_WINDOW = timedelta(days=30)
 
 _EXECUTION_IDS = IdSequence()
+
+_build_audit_entry = record_builder(MutationAuditEntry)
+_build_history_entry = record_builder(MutationHistoryEntry)
 
 
 def _error_messages(validation: ValidationResult) -> str:
@@ -89,15 +93,6 @@ def _failure_message(result: MutationResult[Any]) -> str:
     if result.exception is not None:
         return str(result.exception) or type(result.exception).__name__
     return "the mutation reported a failure without a reason"
-
-
-def _elapsed(seconds: float) -> timedelta:
-    return timedelta(0, seconds)
-
-
-def _with_metrics(result: MutationResult[TState], metrics: MutationMetrics
-                  ) -> MutationResult[TState]:
-    return build_record(type(result), {**result.__dict__, "metrics": metrics})
 
 
 def _apply_modifications(
@@ -123,6 +118,36 @@ def _apply_modifications(
     if new_state is result.new_state and not extra:
         return result
     return replace(result, new_state=new_state, side_effects=[*result.side_effects, *extra])
+
+
+class Admission:
+    """Who may run now: ``limit`` global slots, then one gate per ``state_id``.
+
+    The slots are tokens in a C-level queue: taking and returning one costs two C calls, where
+    ``threading.BoundedSemaphore`` runs a Condition in Python on every execution. A state's gate
+    is a lock made the first time the state is seen and kept afterwards.
+
+    Used as ``slots.get()``, then ``gates.get(state_id) or new_gate(state_id)`` held around the
+    run, then ``slots.put(None)``: plain C calls, so admission adds no Python frame to an
+    execution.
+    """
+
+    __slots__ = ("_gates_lock", "gates", "slots")
+
+    def __init__(self, limit: int) -> None:
+        self.slots: SimpleQueue[None] = SimpleQueue()
+        for _ in range(limit):
+            self.slots.put(None)
+        self.gates: dict[str, threading.Lock] = {}
+        self._gates_lock = threading.Lock()
+
+    def new_gate(self, state_id: str) -> threading.Lock:
+        """The gate of ``state_id``, made when it has none yet (one per state, race-free)."""
+        with self._gates_lock:
+            gate = self.gates.get(state_id)
+            if gate is None:
+                gate = self.gates[state_id] = threading.Lock()
+            return gate
 
 
 class MutationEngine:
@@ -173,13 +198,7 @@ class MutationEngine:
         )
         self._policies = PolicyRegistry()
         self._interceptors = InterceptorPipeline()
-        # The global slots as tokens in a C-level queue: taking and returning one costs two C
-        # calls, where threading.BoundedSemaphore runs a Condition in Python on every execution.
-        self._global_slots: SimpleQueue[None] = SimpleQueue()
-        for _ in range(options.max_concurrent_mutations):
-            self._global_slots.put(None)
-        self._state_gates: dict[str, threading.Lock] = {}
-        self._state_gates_lock = threading.Lock()
+        self._admission = Admission(options.max_concurrent_mutations)
         # Option values read on every execution, resolved once.
         self._detailed_metrics = options.enable_detailed_metrics
         self._always_validate = options.always_validate
@@ -285,13 +304,13 @@ class MutationEngine:
         if context is None:
             raise MissingArgumentError(f"mutation {type(mutation).__name__} has no context")
         state_id = context.state_id
-        slots = self._global_slots
+        admission = self._admission
+        slots = admission.slots
         slots.get()
         try:
             if state_id is None:
                 return self._run(mutation, context, state, execution_id, started)
-            state_gate = self._state_gates.get(state_id) or self._create_state_gate(state_id)
-            with state_gate:
+            with admission.gates.get(state_id) or admission.new_gate(state_id):
                 return self._run(mutation, context, state, execution_id, started)
         finally:
             slots.put(None)
@@ -339,13 +358,6 @@ class MutationEngine:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _create_state_gate(self, state_id: str) -> threading.Lock:
-        with self._state_gates_lock:
-            gate = self._state_gates.get(state_id)
-            if gate is None:
-                gate = self._state_gates[state_id] = threading.Lock()
-            return gate
-
     def _run(
         self,
         mutation: Mutation[TState],
@@ -354,104 +366,39 @@ class MutationEngine:
         execution_id: str,
         started: float,
     ) -> MutationResult[TState]:
+        """Steps 3 to 10 of ``execute`` (see the module docstring), inside the admission."""
         scope = self._metrics.begin_scope(execution_id) if self._detailed_metrics else None
-        intent = mutation.intent
-        pipeline = self._interceptors
         try:
-            if pipeline.snapshot:
-                pipeline.run_before(intent, context, state, execution_id)
-
+            if self._interceptors.snapshot:
+                self._interceptors.run_before(mutation.intent, context, state, execution_id)
             # None means no policy is registered: the mutation is allowed as it is.
             decision = self._evaluate_policies(mutation, state, execution_id, scope)
             if decision is not None and not decision.is_allowed:
-                blocked: MutationResult[TState] = MutationResult.policy_blocked(decision)
-                if pipeline.snapshot:
-                    pipeline.run_policy_blocked(intent, context, state, decision, execution_id)
-                elapsed = _elapsed(perf_counter() - started)
-                if self._auditor.is_enabled:
-                    self._audit(
-                        execution_id, mutation, context, state, blocked, elapsed,
-                        _error_messages(blocked.validation_result), blocked.policy_decisions,
-                    )
-                return self._finalize(blocked, state, execution_id, elapsed, scope)
-
+                return self._refuse(mutation, context, state, execution_id, started, scope,
+                                    decision)
             mode = context.mode
             if mode != _COMMIT or self._always_validate:
                 validation = self._validate(mutation, state, scope)
                 if not validation.is_valid:
-                    # No interceptor hook fires here: the mutation never ran.
-                    invalid: MutationResult[TState] = MutationResult.failure(validation)
-                    elapsed = _elapsed(perf_counter() - started)
-                    if self._auditor.is_enabled:
-                        self._audit(
-                            execution_id, mutation, context, state, invalid, elapsed,
-                            _error_messages(validation), invalid.policy_decisions,
-                        )
-                    return self._finalize(invalid, state, execution_id, elapsed, scope)
-
+                    return self._reject_invalid(mutation, context, state, execution_id, started,
+                                                scope, validation)
             result: MutationResult[TState]
             if mode == _COMMIT:
-                limit = self._execution_timeout
-                if limit is not None:
-                    so_far = perf_counter() - started
-                    if so_far > limit:
-                        timeout_error = ExecutionTimeoutError(
-                            timedelta(seconds=limit), timedelta(seconds=so_far)
-                        )
-                        timeout_error.execution_id = execution_id
-                        raise timeout_error
+                if self._execution_timeout is not None:
+                    self._check_execution_timeout(execution_id, started)
                 result = mutation.apply(state)
             elif mode == _SIMULATE:
                 result = mutation.simulate(state)
             else:
-                validation = self._validate(mutation, state, scope)
-                result = (
-                    MutationResult.success(state, ChangeSet())
-                    if validation.is_valid
-                    else MutationResult.failure(validation)
-                )
+                result = self._validate_only(mutation, state, scope)
             if result is None:
                 raise InvalidMutationError(
                     f"mutation {type(mutation).__name__} returned no result "
                     f"(execution {execution_id})",
                     execution_id=execution_id,
                 )
-
-            if decision is not None and decision.modifications and result.is_success:
-                result = _apply_modifications(result, decision.modifications, state)
-            if pipeline.snapshot:
-                pipeline.run_after(
-                    intent, context, state, result.new_state, result.changes, execution_id
-                )
-            # One reading for the audit entry, the history entry and the result's metrics: the
-            # execution's duration up to its outcome, the same in every record of it.
-            elapsed = _elapsed(perf_counter() - started)
-            is_success = result.is_success
-            if self._auditor.is_enabled:
-                # The entry tells the truth about the result (the reference engine always said
-                # success here).
-                self._audit(
-                    execution_id, mutation, context, state, result, elapsed,
-                    None if is_success else _failure_message(result),
-                    result.policy_decisions
-                    or [decision if decision is not None else PolicyDecision.allow()],
-                )
-            if is_success and mode == _COMMIT and self._history.is_enabled:
-                key = context.state_id or context.correlation_id
-                if key:
-                    self._history.store(build_record(MutationHistoryEntry, {
-                        "execution_id": execution_id,
-                        "state_id": key,
-                        "intent": intent,
-                        "context": context,
-                        "changes": result.changes,
-                        "side_effects": result.side_effects,
-                        "timestamp": context.timestamp,
-                        "execution_time": elapsed,
-                        "previous_state_hash": None,
-                        "new_state_hash": None,
-                    }))
-            return self._finalize(result, state, execution_id, elapsed, scope)
+            return self._complete(mutation, context, state, execution_id, started, scope,
+                                  decision, result)
         except GovernanceError as error:
             self._report_failure(mutation, context, state, error, execution_id, started)
             raise
@@ -463,6 +410,119 @@ class MutationEngine:
                 error,
                 execution_id,
             ) from error
+
+    def _refuse(
+        self,
+        mutation: Mutation[TState],
+        context: MutationContext,
+        state: TState,
+        execution_id: str,
+        started: float,
+        scope: MetricsScope | None,
+        decision: PolicyDecision,
+    ) -> MutationResult[TState]:
+        """Step 6: a policy refused; ``on_policy_blocked`` hooks, a failed audit entry."""
+        blocked: MutationResult[TState] = MutationResult.policy_blocked(decision)
+        if self._interceptors.snapshot:
+            self._interceptors.run_policy_blocked(mutation.intent, context, state, decision,
+                                                  execution_id)
+        elapsed = timedelta(0, perf_counter() - started)
+        if self._auditor.is_enabled:
+            self._audit(execution_id, mutation, context, state, blocked, elapsed,
+                        _error_messages(blocked.validation_result), blocked.policy_decisions)
+        return self._finalize(blocked, state, execution_id, elapsed, scope)
+
+    def _reject_invalid(
+        self,
+        mutation: Mutation[TState],
+        context: MutationContext,
+        state: TState,
+        execution_id: str,
+        started: float,
+        scope: MetricsScope | None,
+        validation: ValidationResult,
+    ) -> MutationResult[TState]:
+        """Step 7: validation failed; a failed audit entry. No interceptor hook fires here:
+        the mutation never ran."""
+        invalid: MutationResult[TState] = MutationResult.failure(validation)
+        elapsed = timedelta(0, perf_counter() - started)
+        if self._auditor.is_enabled:
+            self._audit(execution_id, mutation, context, state, invalid, elapsed,
+                        _error_messages(validation), invalid.policy_decisions)
+        return self._finalize(invalid, state, execution_id, elapsed, scope)
+
+    def _check_execution_timeout(self, execution_id: str, started: float) -> None:
+        """Step 8, before ``apply``: refuse a COMMIT already past ``execution_timeout``.
+
+        Raises:
+            ExecutionTimeoutError: it is.
+        """
+        limit = self._execution_timeout
+        assert limit is not None
+        so_far = perf_counter() - started
+        if so_far > limit:
+            timeout_error = ExecutionTimeoutError(
+                timedelta(seconds=limit), timedelta(seconds=so_far))
+            timeout_error.execution_id = execution_id
+            raise timeout_error
+
+    def _validate_only(
+        self, mutation: Mutation[TState], state: TState, scope: MetricsScope | None
+    ) -> MutationResult[TState]:
+        """Step 8 in VALIDATE mode: the state unchanged when valid, else a failure."""
+        validation = self._validate(mutation, state, scope)
+        if validation.is_valid:
+            return MutationResult.success(state, ChangeSet())
+        return MutationResult.failure(validation)
+
+    def _complete(
+        self,
+        mutation: Mutation[TState],
+        context: MutationContext,
+        state: TState,
+        execution_id: str,
+        started: float,
+        scope: MetricsScope | None,
+        decision: PolicyDecision | None,
+        result: MutationResult[TState],
+    ) -> MutationResult[TState]:
+        """Step 9 and 10: modifications, ``on_after_mutation`` hooks, audit, history,
+        metrics."""
+        if decision is not None and decision.modifications and result.is_success:
+            result = _apply_modifications(result, decision.modifications, state)
+        if self._interceptors.snapshot:
+            self._interceptors.run_after(mutation.intent, context, state, result.new_state,
+                                         result.changes, execution_id)
+        # One reading for the audit entry, the history entry and the result's metrics: the
+        # execution's duration up to its outcome, the same in every record of it. Durations are
+        # built as timedelta(days, seconds): positional, the cheapest way from seconds.
+        elapsed = timedelta(0, perf_counter() - started)
+        is_success = result.is_success
+        if self._auditor.is_enabled:
+            # The entry tells the truth about the result (the reference engine always said
+            # success here).
+            self._audit(
+                execution_id, mutation, context, state, result, elapsed,
+                None if is_success else _failure_message(result),
+                result.policy_decisions
+                or [decision if decision is not None else PolicyDecision.allow()],
+            )
+        if is_success and context.mode == _COMMIT and self._history.is_enabled:
+            key = context.state_id or context.correlation_id
+            if key:
+                self._history.store(_build_history_entry(
+                    execution_id=execution_id,
+                    state_id=key,
+                    intent=mutation.intent,
+                    context=context,
+                    changes=result.changes,
+                    side_effects=result.side_effects,
+                    timestamp=context.timestamp,
+                    execution_time=elapsed,
+                    previous_state_hash=None,
+                    new_state_hash=None,
+                ))
+        return self._finalize(result, state, execution_id, elapsed, scope)
 
     def _evaluate_policies(
         self,
@@ -507,7 +567,7 @@ class MutationEngine:
             if not decision.is_allowed or decision.modifications:
                 break
         if scope is not None:
-            scope.record_policy_time(_elapsed(perf_counter() - began), evaluated)
+            scope.record_policy_time(timedelta(0, perf_counter() - began), evaluated)
         # The first blocking or modifying decision; when every policy allowed the mutation as
         # it is, the last allow decision (what the audit entry records).
         return decisive
@@ -520,7 +580,7 @@ class MutationEngine:
             return mutation.validate(state)
         began = perf_counter()
         validation = mutation.validate(state)
-        scope.record_validation_time(_elapsed(perf_counter() - began), 1)
+        scope.record_validation_time(timedelta(0, perf_counter() - began), 1)
         return validation
 
     def _audit(
@@ -534,23 +594,23 @@ class MutationEngine:
         error_message: str | None,
         decisions: Sequence[PolicyDecision],
     ) -> None:
-        self._auditor.audit(build_record(MutationAuditEntry, {
-            "execution_id": execution_id,
-            "mutation_intent": mutation.intent,
-            "context": context,
-            "is_success": result.is_success,
-            "state_id": context.state_id,
-            "state_type": type(state).__name__,
-            "changes": result.changes,
-            "error_message": error_message,
-            "policy_decisions": decisions,
-            "side_effects": result.side_effects,
-            "timestamp": context.timestamp,
-            "duration": elapsed,
-            "source_ip_address": context.source_ip_address,
-            "user_agent": context.user_agent,
-            "metadata": context.metadata or None,
-        }))
+        self._auditor.audit(_build_audit_entry(
+            execution_id=execution_id,
+            mutation_intent=mutation.intent,
+            context=context,
+            is_success=result.is_success,
+            state_id=context.state_id,
+            state_type=type(state).__name__,
+            changes=result.changes,
+            error_message=error_message,
+            policy_decisions=decisions,
+            side_effects=result.side_effects,
+            timestamp=context.timestamp,
+            duration=elapsed,
+            source_ip_address=context.source_ip_address,
+            user_agent=context.user_agent,
+            metadata=context.metadata or None,
+        ))
 
     def _report_failure(
         self,
@@ -592,8 +652,7 @@ class MutationEngine:
         scope: MetricsScope | None,
     ) -> MutationResult[TState]:
         if scope is None:
-            metrics = build_record(MutationMetrics,
-                                   {**result.metrics.__dict__, "execution_time": elapsed})
+            metrics = evolve_record(result.metrics, execution_time=elapsed)
         else:
             # A shallow estimate: the size of the state object itself, not what it references.
             scope.record_state_size(sys.getsizeof(state))
@@ -603,4 +662,4 @@ class MutationEngine:
             metrics = scope.build()
             metrics.execution_time = elapsed
             self._metrics.record(execution_id, metrics)
-        return _with_metrics(result, metrics)
+        return evolve_record(result, metrics=metrics)

@@ -18,7 +18,7 @@ from governance.errors import InvalidArgumentError, InvalidOperationError
 TState = TypeVar("TState")
 
 
-# Not slotted: the engine builds these on every execution through ``build_record``.
+# The engine builds these on every execution through a ``record_builder``.
 @dataclass(frozen=True, kw_only=True)
 class MutationHistoryEntry:
     """One committed mutation of one state.

@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from governance._clock import Clock, utc_now
-from governance._models import build_record
-from governance.core.results import MutationMetrics
+from governance.core.results import MutationMetrics, build_metrics
 from governance.errors import InvalidArgumentError
 
 _ZERO = timedelta(0)
@@ -83,19 +82,20 @@ class MetricsScope:
 
     def build(self) -> MutationMetrics:
         """The metrics so far; ``execution_time`` is the scope's stopwatch reading."""
-        return build_record(MutationMetrics, {
-            "recorded_at": self._clock(),
-            "execution_time": self.elapsed,
-            "validation_time": self._validation_time,
-            "policy_evaluation_time": self._policy_time,
-            "validated_rules": self._validated_rules,
-            "evaluated_policies": self._evaluated_policies,
-            "changes_count": self._changes_count,
-            "state_size": self._state_size,
-            "memory_used": self._memory_used,
-            "used_cache": False,
-            "additional_metrics": dict(self._custom),
-        })
+        return build_metrics(
+            recorded_at=self._clock(),
+            execution_time=self.elapsed,
+            validation_time=self._validation_time,
+            policy_evaluation_time=self._policy_time,
+            validated_rules=self._validated_rules,
+            evaluated_policies=self._evaluated_policies,
+            changes_count=self._changes_count,
+            state_size=self._state_size,
+            memory_used=self._memory_used,
+            used_cache=False,
+            additional_metrics=dict(self._custom),
+        )
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from governance._clock import utc_now
-from governance._models import assemble
+from governance._models import record_builder
 from governance.errors import InvalidArgumentError, MissingArgumentError
 
 if TYPE_CHECKING:
@@ -26,7 +26,10 @@ class PolicyDecisionSeverity(IntEnum):
     CRITICAL = 3
 
 
-_INFO = PolicyDecisionSeverity.INFO
+# Members bound once: under Python 3.11 each read of a member off its enum class runs
+# EnumType.__getattr__ (some 250 instructions); the factories below read them on every call.
+_INFO, _WARNING = PolicyDecisionSeverity.INFO, PolicyDecisionSeverity.WARNING
+_ERROR, _CRITICAL = PolicyDecisionSeverity.ERROR, PolicyDecisionSeverity.CRITICAL
 
 
 class PolicyRequirement(BaseModel):
@@ -84,11 +87,11 @@ class PolicyDecision(BaseModel):
         if policy_name is not None and not isinstance(policy_name, str):
             raise InvalidArgumentError(
                 f"a policy decision's policy name must be text, not {type(policy_name).__name__}")
-        return assemble(cls, {
-            "is_allowed": is_allowed, "reason": reason, "policy_name": policy_name,
-            "severity": severity, "modifications": None, "requirements": None,
-            "metadata": None, "timestamp": utc_now(),
-        })
+        return _build_decision(
+            is_allowed=is_allowed, reason=reason, policy_name=policy_name,
+            severity=severity, modifications=None, requirements=None,
+            metadata=None, timestamp=utc_now(),
+        )
 
     @classmethod
     def allow(cls, policy_name: str | None = None, reason: str | None = None) -> PolicyDecision:
@@ -98,12 +101,12 @@ class PolicyDecision(BaseModel):
     @classmethod
     def deny(cls, reason: str, policy_name: str | None = None) -> PolicyDecision:
         """The mutation is refused (severity ERROR)."""
-        return cls._of(False, reason, policy_name, PolicyDecisionSeverity.ERROR)
+        return cls._of(False, reason, policy_name, _ERROR)
 
     @classmethod
     def deny_critical(cls, reason: str, policy_name: str | None = None) -> PolicyDecision:
         """The mutation is refused (severity CRITICAL)."""
-        return cls._of(False, reason, policy_name, PolicyDecisionSeverity.CRITICAL)
+        return cls._of(False, reason, policy_name, _CRITICAL)
 
     @classmethod
     def modify(
@@ -122,7 +125,10 @@ class PolicyDecision(BaseModel):
     ) -> PolicyDecision:
         """The mutation may not run before ``requirement`` is met."""
         return cls(is_allowed=False, reason="Approval is required", policy_name=policy_name,
-                   requirements=[requirement], severity=PolicyDecisionSeverity.WARNING)
+                   requirements=[requirement], severity=_WARNING)
+
+
+_build_decision = record_builder(PolicyDecision)
 
 
 @runtime_checkable

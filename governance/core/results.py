@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from governance._clock import utc_now
-from governance._models import build_record
+from governance._models import BUILDERS, record_builder
 from governance.core.changes import ChangeSet, StateChange
-from governance.errors import MissingArgumentError
-
-if TYPE_CHECKING:
-    from governance.core.effects import SideEffect
-    from governance.core.policies import PolicyDecision
+from governance.core.effects import SideEffect
+from governance.core.policies import PolicyDecision
+from governance.errors import (
+    MissingArgumentError,
+    MutationError,
+    MutationValidationError,
+    PolicyViolationError,
+)
 
 TState = TypeVar("TState")
 
@@ -108,8 +112,8 @@ class ValidationResult:
         return cls(errors=list(errors))
 
 
-# MutationMetrics and MutationResult are not slotted: the engine builds them on every execution
-# through ``build_record``, which needs an instance ``__dict__``.
+# MutationMetrics and MutationResult are not slotted: the engine copies them on every execution
+# (``evolve_record``), which needs an instance ``__dict__``.
 @dataclass
 class MutationMetrics:
     """Timings and counters recorded for one execution."""
@@ -125,6 +129,10 @@ class MutationMetrics:
     memory_used: int | None = None
     used_cache: bool = False
     additional_metrics: dict[str, Any] = field(default_factory=dict)
+
+
+build_metrics = record_builder(MutationMetrics)
+"""Builds a ``MutationMetrics`` from every one of its fields, by keyword."""
 
 
 _ZERO = timedelta(0)
@@ -168,22 +176,45 @@ class MutationResult(Generic[TState]):
             changes = ChangeSet._of((changes,), now)
         elif changes is None:
             changes = ChangeSet._of((), now)
-        return build_record(cls, {
-            "is_success": True,
-            "new_state": new_state,
-            "changes": changes,
-            "validation_result": ValidationResult(),
-            "policy_decisions": [],
-            "side_effects": list(side_effects) if side_effects else [],
-            "metrics": build_record(MutationMetrics, {
-                "recorded_at": now, "execution_time": _ZERO, "validation_time": _ZERO,
-                "policy_evaluation_time": _ZERO, "validated_rules": 0, "evaluated_policies": 0,
-                "changes_count": 0, "state_size": None, "memory_used": None,
-                "used_cache": False, "additional_metrics": {},
-            }),
-            "exception": None,
-            "completed_at": now,
-        })
+        build = _build_result if cls is MutationResult else _subclass_builder(cls)
+        result: MutationResult[TState] = build(
+            is_success=True,
+            new_state=new_state,
+            changes=changes,
+            validation_result=ValidationResult(),
+            policy_decisions=[],
+            side_effects=list(side_effects) if side_effects else [],
+            metrics=build_metrics(
+                recorded_at=now, execution_time=_ZERO, validation_time=_ZERO,
+                policy_evaluation_time=_ZERO, validated_rules=0, evaluated_policies=0,
+                changes_count=0, state_size=None, memory_used=None,
+                used_cache=False, additional_metrics={},
+            ),
+            exception=None,
+            completed_at=now,
+        )
+        return result
+
+    def raise_for_failure(self) -> None:
+        """Raise the error a failed result stands for; do nothing for a successful one.
+
+        For callers that want an exception where the engine reports a result.
+
+        Raises:
+            PolicyViolationError: a policy refused the mutation (the refusing decision).
+            MutationValidationError: the mutation's validation failed.
+            MutationError: it failed otherwise (its ``exception`` is the cause, when it has
+                one).
+        """
+        if self.is_success:
+            return
+        for decision in self.policy_decisions:
+            if not decision.is_allowed:
+                raise PolicyViolationError(decision)
+        if not self.validation_result.is_valid:
+            raise MutationValidationError(self.validation_result)
+        reason = str(self.exception) if self.exception is not None else "no reason given"
+        raise MutationError(f"the mutation failed: {reason}", self.exception)
 
     @classmethod
     def failure(cls, validation: ValidationResult) -> MutationResult[TState]:
@@ -200,6 +231,15 @@ class MutationResult(Generic[TState]):
                 "Policy", decision.reason or "Blocked by policy"
             ),
         )
+
+
+_build_result = record_builder(MutationResult)
+
+
+def _subclass_builder(cls: type[MutationResult[Any]]) -> Callable[..., Any]:
+    # A subclass of MutationResult gets a builder of its own, made on first use.
+    from_registry = BUILDERS.get(cls)
+    return from_registry if from_registry is not None else record_builder(cls)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import pytest
 
 import governance
 from governance import (
+    ConcurrencyError,
     EngineOptions,
     GovernanceError,
     GovernanceExecutionManager,
@@ -29,15 +30,21 @@ from governance import (
     MutationEngine,
     MutationError,
     MutationRequest,
+    MutationResult,
+    MutationValidationError,
     PendingReason,
+    PolicyDecision,
     PolicyEvaluationError,
     PolicyRequirement,
+    PolicyViolationError,
     RequestAlreadyExistsError,
     RequestConcurrencyError,
     RequestDecision,
     RequestNotFoundError,
     RequestStatus,
     ResolutionStrategy,
+    ValidationError,
+    ValidationResult,
     VersionResolutionManager,
 )
 from tests.governance.conftest import (
@@ -201,8 +208,9 @@ NOT_FOUND_ACTIONS: dict[str, Action] = {
 def test_an_unknown_request_id_is_not_found_and_a_lookup_error(action: Action) -> None:
     world = World()
 
-    error = _check(world, action, RequestNotFoundError, LookupError, MutationError,
-                   names="req-ghost")
+    error = _check(world, action, RequestNotFoundError, LookupError, names="req-ghost")
+
+    assert not isinstance(error, MutationError)  # a failed lookup, not a failed mutation
 
     assert error.request_id == "req-ghost"
     world.assert_unchanged()
@@ -240,7 +248,7 @@ def test_a_write_from_a_stale_revision_is_a_concurrency_error_with_the_loaded_re
     world = World(store)
     store.interfere_once("req-1")
 
-    error = _check(world, action, RequestConcurrencyError, MutationError)
+    error = _check(world, action, RequestConcurrencyError, ConcurrencyError, MutationError)
 
     assert error.request_id == "req-1"
     assert error.expected_revision == 0
@@ -400,3 +408,42 @@ def test_every_exported_error_derives_from_governance_error() -> None:
     assert GovernanceError in errors
     assert len(errors) > 15
     assert all(issubclass(error, GovernanceError) for error in errors)
+
+
+# -- results turned into errors ---------------------------------------------------------------
+
+def test_raise_for_failure_names_the_refusing_policy() -> None:
+    decision = PolicyDecision.deny("counters are frozen", "freeze")
+    result: MutationResult[int] = MutationResult.policy_blocked(decision)
+
+    with pytest.raises(PolicyViolationError, match=r"'freeze'.*counters are frozen") as raised:
+        result.raise_for_failure()
+
+    assert raised.value.decision is decision
+
+
+def test_raise_for_failure_lists_every_validation_error() -> None:
+    validation = ValidationResult.with_errors(
+        ValidationError("value", "must not be negative"), ValidationError("version", "blank"))
+    result: MutationResult[int] = MutationResult.failure(validation)
+
+    with pytest.raises(MutationValidationError,
+                       match="value: must not be negative; version: blank") as raised:
+        result.raise_for_failure()
+
+    assert raised.value.validation_result is validation
+
+
+def test_raise_for_failure_keeps_the_exception_of_a_failed_result_as_the_cause() -> None:
+    cause = RuntimeError("disk full")
+    result: MutationResult[int] = MutationResult(is_success=False, exception=cause)
+
+    with pytest.raises(MutationError, match="disk full") as raised:
+        result.raise_for_failure()
+
+    assert type(raised.value) is MutationError and raised.value.__cause__ is cause
+
+
+def test_raise_for_failure_does_nothing_for_a_success() -> None:
+    MutationResult.success(1).raise_for_failure()
+

@@ -1,4 +1,4 @@
-"""The runtime's internal builders (``evolve``, ``assemble``, ``frozen_constructor``,
+"""The runtime's internal builders (``evolve``, ``assemble``, ``record_builder``,
 ``owned_decision``) give the same objects as the public constructors, and leave their sources
 untouched."""
 
@@ -21,8 +21,8 @@ from governance import (
     ResolutionOutcome,
     VersionResolution,
 )
-from governance._models import assemble, evolve, frozen_constructor
-from governance.requests import owned_decision
+from governance._models import assemble, evolve, record_builder
+from governance.decisions import owned_decision
 from tests.governance.conftest import BASE_TIME, approved_request
 
 
@@ -64,11 +64,12 @@ def test_assemble_equals_the_validating_constructor() -> None:
     assert ExecutionClaim.model_validate_json(fast.model_dump_json()) == fast
 
 
-def test_frozen_constructor_equals_the_dataclass_constructor_and_stays_frozen() -> None:
+def test_a_positional_record_builder_equals_the_dataclass_constructor_and_stays_frozen(
+) -> None:
     request = approved_request(request_id="req-1")
     values = (request, ResolutionOutcome.REJECTED_AS_STALE, "v1", "v2", True)
 
-    fast = frozen_constructor(VersionResolution)(*values)
+    fast = record_builder(VersionResolution, positional=True)(*values)
 
     assert fast == VersionResolution(*values)
     assert repr(fast) == repr(VersionResolution(*values))

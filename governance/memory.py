@@ -1,0 +1,213 @@
+"""``InMemoryRequestStore``: the store and query contracts over a lock-guarded dict of snapshots.
+
+It runs the pure selection functions of ``governance.queries`` over its snapshots, reading its
+indexes (by state id, pending requests, pending requests with a deadline) first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+
+from governance._models import evolve
+from governance.approval_requirements import ApprovalRequirementStatus
+from governance.errors import (
+    InvalidArgumentError,
+    MissingArgumentError,
+    RequestAlreadyExistsError,
+)
+from governance.queries import (
+    ApprovalQuery,
+    ApprovalView,
+    DecisionQuery,
+    DecisionView,
+    MutationRequestQuery,
+    RequestQueryStore,
+    select_pending_approvals,
+    select_recent_approvals,
+    select_recent_decisions,
+    select_requests,
+)
+from governance.requests import MutationRequest, PendingReason, RequestStatus, check_snapshot
+from governance.store import RequestStore, approval_due, creation_order, lifecycle_due
+
+# Enum members bound once, as in governance.requests (a read off an enum class runs a
+# metaclass hook under Python 3.11).
+_PENDING = RequestStatus.PENDING
+_ONLY_PENDING = frozenset({_PENDING})
+
+
+def _has_deadline(request: MutationRequest) -> bool:
+    if request.lifecycle.expires_at is not None:
+        return True
+    return any(a.expires_at is not None and a.status == ApprovalRequirementStatus.PENDING
+               for a in request.approval_requirements)
+
+
+class InMemoryRequestStore(RequestStore, RequestQueryStore):
+    """A lock-guarded dict of snapshots, with indexes by state id and for pending requests, so
+    that a lookup does not scan every stored request. Implements the query store too."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: dict[str, MutationRequest] = {}
+        self._by_state: dict[str, dict[str, None]] = {}
+        self._pending: dict[str, None] = {}
+        # PENDING requests with a deadline of their own or on a pending approval requirement:
+        # what the expiry sweeps read, so a sweep costs what is due, not what is pending.
+        self._deadlines: dict[str, None] = {}
+
+    def create(self, request: MutationRequest) -> MutationRequest:
+        if request is None:
+            raise MissingArgumentError("cannot create a None request")
+        check_snapshot(request)
+        stored = request if request.revision == 0 else evolve(request, revision=0)
+        with self._lock:
+            if request.request_id in self._requests:
+                raise RequestAlreadyExistsError(request.request_id)
+            self._requests[request.request_id] = stored
+            self._by_state.setdefault(stored.scope.state_id, {})[stored.request_id] = None
+            self._index_pending(stored)
+        return stored
+
+    def _index_pending(self, stored: MutationRequest) -> None:
+        request_id = stored.request_id
+        if stored.lifecycle.status == _PENDING:
+            self._pending[request_id] = None
+            if _has_deadline(stored):
+                self._deadlines[request_id] = None
+            else:
+                self._deadlines.pop(request_id, None)
+        else:
+            self._pending.pop(request_id, None)
+            self._deadlines.pop(request_id, None)
+
+    def try_store(self, request: MutationRequest, expected_revision: int) -> MutationRequest | None:
+        if request is None:
+            raise MissingArgumentError("cannot store a None request")
+        request_id = request.request_id
+        if type(expected_revision) is not int:
+            raise InvalidArgumentError(
+                f"storing request '{request_id}' needs an int expected revision, not "
+                f"{expected_revision!r}")
+        with self._lock:
+            current = self._requests.get(request_id)
+            if current is None or current.revision != expected_revision:
+                return None
+            revision = expected_revision + 1
+            # Snapshots are immutable: one that already carries the next revision (as
+            # ``with_decision`` builds them) is stored as it is.
+            stored = request if request.revision == revision else evolve(request,
+                                                                          revision=revision)
+            self._requests[request_id] = stored
+            old_state = current.scope.state_id
+            new_state = stored.scope.state_id
+            if old_state != new_state:
+                self._by_state[old_state].pop(request_id, None)
+                self._by_state.setdefault(new_state, {})[request_id] = None
+            # The pending indexes hold PENDING requests only: a snapshot that is not PENDING
+            # has something to remove only when the one it replaces was.
+            if stored.lifecycle.status == _PENDING or current.lifecycle.status == _PENDING:
+                self._index_pending(stored)
+        return stored
+
+    def get(self, request_id: str) -> MutationRequest | None:
+        return self._requests.get(request_id)
+
+    def get_by_state_id(self, state_id: str) -> list[MutationRequest]:
+        with self._lock:
+            found = [self._requests[r] for r in self._by_state.get(state_id, ())]
+        return sorted(found, key=creation_order)
+
+    def get_pending(self, reason: PendingReason | None = None) -> list[MutationRequest]:
+        with self._lock:
+            found = [self._requests[r] for r in self._pending]
+        if reason is not None:
+            found = [r for r in found if r.lifecycle.pending_reason == reason]
+        return sorted(found, key=creation_order)
+
+    def get_pending_by_state_id(
+        self, state_id: str, reason: PendingReason | None = None
+    ) -> list[MutationRequest]:
+        return [r for r in self.get_by_state_id(state_id)
+                if r.lifecycle.status == _PENDING
+                and (reason is None or r.lifecycle.pending_reason == reason)]
+
+    def all(self) -> list[MutationRequest]:
+        with self._lock:
+            found = list(self._requests.values())
+        return sorted(found, key=creation_order)
+
+    def get_pending_due(self, now: datetime) -> list[MutationRequest]:
+        with self._lock:
+            found = [self._requests[r] for r in self._deadlines]
+        return sorted((r for r in found if lifecycle_due(r, now)), key=creation_order)
+
+    def get_pending_approvals_due(self, now: datetime) -> list[MutationRequest]:
+        with self._lock:
+            found = [self._requests[r] for r in self._deadlines]
+        return sorted((r for r in found if approval_due(r, now)), key=creation_order)
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def _snapshots(self, query: MutationRequestQuery | None = None) -> list[MutationRequest]:
+        """Every snapshot the query can match: those its scope names through the indexes (by
+        id, else by state) when it names any, else all of them."""
+        with self._lock:
+            scope = query.scope if query is not None else None
+            if scope is not None and scope.request_ids:
+                requests = self._requests
+                return [requests[r] for r in scope.request_ids if r in requests]
+            if scope is not None and scope.state_ids:
+                requests = self._requests
+                return [requests[r] for state in scope.state_ids
+                        for r in self._by_state.get(state, ())]
+            return list(self._requests.values())
+
+    def _pending_snapshots(self, query: MutationRequestQuery | None = None
+                           ) -> list[MutationRequest]:
+        scope = query.scope if query is not None else None
+        if scope is not None and (scope.request_ids or scope.state_ids):
+            return [r for r in self._snapshots(query)
+                    if r.lifecycle.status == _PENDING]
+        with self._lock:
+            return [self._requests[r] for r in self._pending]
+
+    def query(self, query: MutationRequestQuery) -> list[MutationRequest]:
+        return select_requests(self._snapshots(query), query)
+
+    def get_pending_requests(
+        self, query: MutationRequestQuery | None = None
+    ) -> list[MutationRequest]:
+        return select_requests(self._pending_snapshots(query), query)
+
+    def get_pending_approval_queue(
+        self, query: MutationRequestQuery | None = None
+    ) -> list[MutationRequest]:
+        return select_requests(
+            self._pending_snapshots(query), query,
+            where=lambda r: r.lifecycle.pending_reason == PendingReason.APPROVAL)
+
+    def get_recent_approvals(
+        self, query: MutationRequestQuery | None = None, take: int | None = None
+    ) -> list[MutationRequest]:
+        return select_recent_approvals(self._snapshots(), query, take)
+
+    def get_pending_approvals(self, query: ApprovalQuery | None = None) -> list[ApprovalView]:
+        query = ApprovalQuery.pending() if query is None else query
+        # The default (and any query asking only for PENDING requests) reads the pending index.
+        source = (self._pending_snapshots() if query.request_statuses == _ONLY_PENDING
+                  else self._snapshots())
+        return select_pending_approvals(source, query)
+
+    def get_recent_decisions(
+        self, query: DecisionQuery | None = None, take: int | None = None
+    ) -> list[DecisionView]:
+        return select_recent_decisions(self._snapshots(), query, take)
+
+    def __len__(self) -> int:
+        return len(self._requests)
+
+    def __iter__(self) -> Iterator[MutationRequest]:
+        return iter(self.all())
