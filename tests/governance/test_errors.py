@@ -40,7 +40,7 @@ from governance import (
     ResolutionStrategy,
     VersionResolutionManager,
 )
-from tests.governance.conftest import (
+from governance.testing import (
     STATE_ID,
     ApplyCounter,
     FailingMutation,
