@@ -870,7 +870,7 @@ class RequestQueryStoreContract:
     each query returns, and in exactly which order. Subclasses implement ``make_store`` (a store
     that is both a ``RequestStore`` and a ``RequestQueryStore``).
 
-    The seeded store (``seeded``), by creation time::
+    The seeded store (``make_seeded_store``), by creation time::
 
         q-0-idle              t0    PENDING (manual review)
         q-granted             t0    approval by ann granted at t0+10 → APPROVED
