@@ -26,17 +26,16 @@ from .common import (
     GOVERNANCE_MUTATION_TYPE,
     GOVERNANCE_STATE_TYPE,
     SWEEP_AT,
-    FreshPerCall,
-    ReadOnlyBenchmark,
-    allocation_twins,
+)
+from .fixtures_requests import (
     approval_request,
     approval_requirements,
     approver_context,
     governance_intent,
-    kept,
     rejection_reason,
     requester_context,
 )
+from .harness import FreshPerCall, ReadOnlyBenchmark, allocation_twins, kept
 
 REQUEST_ID = "approval-request-1"
 _REQUIRED = ("ApprovalWorkflowManager",)

@@ -15,14 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
 
-from .common import (
+from .fixtures_engine import (
     GATE_WAIT_LIMIT,
     CounterState,
-    ReadOnlyBenchmark,
     counter_engine,
     counter_mutation,
     engine_classes,
 )
+from .harness import ReadOnlyBenchmark
 
 THREADS = [2, 8]
 CONCURRENT_BATCHES = [2, 4]

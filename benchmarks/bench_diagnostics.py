@@ -16,14 +16,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from .common import (
-    CounterState,
-    FreshPerCall,
-    ReadOnlyBenchmark,
-    allocation_twins,
-    counter_engine,
-    counter_mutation,
-)
+from .fixtures_engine import CounterState, counter_engine, counter_mutation
+from .harness import FreshPerCall, ReadOnlyBenchmark, allocation_twins
 
 _DIAGNOSTICS = {
     # name: (in-memory audit and history, interceptors)

@@ -14,18 +14,15 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from .common import (
+from .fixtures_engine import (
     CounterState,
-    ReadOnlyBenchmark,
-    allocation_twins,
-    allocation_twins_by_param,
     counter_engine,
     counter_mutation,
-    kept,
     single_slot_mutation,
     slot_mutations,
     slot_state,
 )
+from .harness import ReadOnlyBenchmark, allocation_twins, kept
 
 STATE_SIZES = [32, 1024, 16384]
 THROUGHPUT_BATCH_SIZES = [8, 64]
@@ -181,17 +178,17 @@ EngineModesAllocatedBytes, EngineModesAllocatedBlocks = allocation_twins(
     "EngineModes", kept(_MODE_SCENARIOS),
     what="one SIMULATE or VALIDATE execution on a reused engine (no-op audit and history)")
 
-EngineBatchAllocatedBytes, EngineBatchAllocatedBlocks = allocation_twins_by_param(
+EngineBatchAllocatedBytes, EngineBatchAllocatedBlocks = allocation_twins(
     "EngineBatch", kept({"batch_commit_performance_no_policy": _batch}),
     params=BATCH_SIZES, param_names=["batch_size"], what="one execute_batch call")
 
 SingleMutationThroughputAllocatedBytes, SingleMutationThroughputAllocatedBlocks = (
-    allocation_twins_by_param(
+    allocation_twins(
         "SingleMutationThroughput", kept({"single_commit": _single_slot}),
         params=STATE_SIZES, param_names=["state_size"], what="one ReplaceSlot COMMIT"))
 
 BatchMutationThroughputAllocatedBytes, BatchMutationThroughputAllocatedBlocks = (
-    allocation_twins_by_param(
+    allocation_twins(
         "BatchMutationThroughput", kept({"batch_commit": _slot_batch}),
         params=[STATE_SIZES, THROUGHPUT_BATCH_SIZES], param_names=["state_size", "batch_size"],
         what="one execute_batch of ReplaceSlot COMMITs"))

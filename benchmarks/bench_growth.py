@@ -13,9 +13,9 @@ the number of calls. Engines, managers and contexts are built in ``setup`` too (
 per call: its in-memory audit and history grow). The read benchmarks only read the store and
 have no ``setup``.
 
-History length: a request padded to ``decisions`` decisions (``common.with_history``: alternating
-PENDING / APPROVED review rounds), fresh store per call, as ``bench_resolution``'s
-``ResolveAndStoreHistoryLength``.
+History length: a request padded to ``decisions`` decisions
+(``fixtures_requests.with_history``: alternating PENDING / APPROVED review rounds), fresh store
+per call, as ``bench_resolution``'s ``ResolveAndStoreHistoryLength``.
 
 Approval steps: a request with ``steps`` sequential steps, step ``i`` approved by
 ``approver-{i}``, fresh store per call.
@@ -38,23 +38,20 @@ from .common import (
     GOVERNANCE_STATE_TYPE,
     STATE_ID,
     SWEEP_AT,
-    ExecutionFixture,
-    FreshPerCall,
-    ReadOnlyBenchmark,
-    VersionedState,
-    allocation_twins_by_param,
+)
+from .fixtures_execution import ExecutionFixture, VersionedState, mutation_classes
+from .fixtures_requests import (
     approval_request,
     approval_requirements,
     approver_context,
     background_state_id,
     background_store,
     governance_intent,
-    kept,
     lifecycle_request,
-    mutation_classes,
     requester_context,
     step_requirements,
 )
+from .harness import FreshPerCall, ReadOnlyBenchmark, allocation_twins, kept
 
 STORE_SIZES = [10, 1_000, 100_000]
 HISTORY_LENGTHS = [2, 64, 1024]
@@ -374,32 +371,32 @@ class ApprovalSteps(_PerCall):
 
 # -- allocation twins ----------------------------------------------------------------------
 
-StoreSizeWritesAllocatedBytes, StoreSizeWritesAllocatedBlocks = allocation_twins_by_param(
+StoreSizeWritesAllocatedBytes, StoreSizeWritesAllocatedBlocks = allocation_twins(
     "StoreSizeWrites", {**_EXECUTION, **_LIFECYCLE}, params=STORE_SIZES,
     param_names=["requests"], what="one write on a probe in a store of that many requests")
 
-StoreSizeApprovalAllocatedBytes, StoreSizeApprovalAllocatedBlocks = allocation_twins_by_param(
+StoreSizeApprovalAllocatedBytes, StoreSizeApprovalAllocatedBlocks = allocation_twins(
     "StoreSizeApproval", _APPROVAL, params=STORE_SIZES, param_names=["requests"],
     what="one approval action on a probe in a store of that many requests",
     required=_APPROVAL_API)
 
-StoreSizeQueriesAllocatedBytes, StoreSizeQueriesAllocatedBlocks = allocation_twins_by_param(
+StoreSizeQueriesAllocatedBytes, StoreSizeQueriesAllocatedBlocks = allocation_twins(
     "StoreSizeQueries", kept(_QUERIES), params=STORE_SIZES, param_names=["requests"],
     what="one read of a store of that many requests", required=_QUERY_API)
 
 ExecuteApprovedHistoryLengthAllocatedBytes, ExecuteApprovedHistoryLengthAllocatedBlocks = (
-    allocation_twins_by_param(
+    allocation_twins(
         "ExecuteApprovedHistoryLength", {"matching_version": _execute_with_history},
         params=HISTORY_LENGTHS, param_names=["decisions"],
         what="one execute_approved on a request with that many decisions"))
 
 ApproveRequirementHistoryLengthAllocatedBytes, ApproveRequirementHistoryLengthAllocatedBlocks = (
-    allocation_twins_by_param(
+    allocation_twins(
         "ApproveRequirementHistoryLength", {"approve_requirement_granted": _approve_with_history},
         params=APPROVAL_HISTORY_LENGTHS, param_names=["decisions"],
         what="one approval on a request with that many decisions", required=_APPROVAL_API))
 
-ApprovalStepsAllocatedBytes, ApprovalStepsAllocatedBlocks = allocation_twins_by_param(
+ApprovalStepsAllocatedBytes, ApprovalStepsAllocatedBlocks = allocation_twins(
     "ApprovalSteps", {**kept({"create_request": _create_with_steps}),
                       "approve_final_step": _approve_final_step,
                       "approve_every_step": _approve_every_step},

@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from .callgrind import InstructionCounter
-from .common import EXPECTED_VERSION, ExecutionFixture, allocation_twins, api
+from .common import EXPECTED_VERSION
+from .fixtures_execution import ExecutionFixture
+from .harness import StageBenchmark, allocation_twins
 
 
 def _handoff(g: Any) -> Any:
@@ -31,24 +33,20 @@ def _handoff(g: Any) -> Any:
     return run
 
 
-class EngineHandoff:
+_SCENARIOS = {"wrap_and_execute": _handoff}
+
+
+class EngineHandoff(StageBenchmark):
     """Wrap and execute one approved request's mutation through the engine."""
 
-    version = "1"
-    warmup_time = 0
-    repeat = (10, 100, 2.0)
-    number = 1
-    rounds = 2
-
-    def setup(self) -> None:
-        self.run = _handoff(api())
+    scenarios = _SCENARIOS
 
     def time_wrap_and_execute(self) -> None:
-        self.run()
+        self.ops["wrap_and_execute"]()
 
 
 EngineHandoffAllocatedBytes, EngineHandoffAllocatedBlocks = allocation_twins(
-    "EngineHandoff", {"wrap_and_execute": _handoff}, what="one wrap-and-execute call")
+    "EngineHandoff", _SCENARIOS, what="one wrap-and-execute call")
 
 
 class EngineHandoffInstructions(InstructionCounter):

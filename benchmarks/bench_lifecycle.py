@@ -13,15 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import (
-    DUE_AT,
-    NOT_DUE_AT,
-    SWEEP_AT,
-    FreshPerCall,
-    allocation_twins,
-    approver_context,
-    lifecycle_request,
-)
+from .common import DUE_AT, NOT_DUE_AT, SWEEP_AT
+from .fixtures_requests import approver_context, lifecycle_request
+from .harness import FreshPerCall, allocation_twins
 
 REQUEST_ID = "lifecycle-request-1"
 

@@ -23,18 +23,10 @@ from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
-from .common import (
-    EXPECTED_VERSION,
-    MATERIALIZATION_STATE_ID,
-    ReadOnlyBenchmark,
-    SkipNotImplemented,
-    VersionedState,
-    allocation_twins,
-    api,
-    engine_classes,
-    kept,
-    mutation_classes,
-)
+from .common import EXPECTED_VERSION, MATERIALIZATION_STATE_ID, SkipNotImplemented, api
+from .fixtures_engine import engine_classes
+from .fixtures_execution import VersionedState, mutation_classes
+from .harness import ReadOnlyBenchmark, allocation_twins, kept
 
 _EXECUTED: dict[str, SimpleNamespace] = {}
 

@@ -9,19 +9,13 @@ region, for every call: each call consumes its approved request.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from .callgrind import InstructionCounter
-from .common import (
-    EXPECTED_VERSION,
-    STALE_VERSION,
-    ExecutionFixture,
-    FloorFixture,
-    allocation_twins,
-    api,
-    floor_execute,
-    ratio_to_floor,
-)
+from .common import EXPECTED_VERSION, STALE_VERSION, api
+from .fixtures_execution import ExecutionFixture, FloorFixture, floor_execute
+from .harness import StageBenchmark, allocation_twins, ratio_to_floor
 
 SCENARIOS = {
     # name: (current state version, strategy, floor revalidates)
@@ -54,7 +48,11 @@ def _floor_builder(g: Any, name: str) -> Any:
     return _floor(name)
 
 
-class ExecuteApproved:
+_REAL_SCENARIOS = {name: partial(_real, name=name) for name in SCENARIOS}
+_FLOOR_SCENARIOS = {name: partial(_floor_builder, name=name) for name in SCENARIOS}
+
+
+class ExecuteApproved(StageBenchmark):
     """``execute_approved`` on a fresh approved request (expected v10) per call.
 
     - matching_version: state at v10, REJECT_STALE: resolved, executed, recorded EXECUTED.
@@ -63,52 +61,33 @@ class ExecuteApproved:
       revalidation, executed on the latest state, recorded EXECUTED.
     """
 
-    version = "1"
-    warmup_time = 0
-    repeat = (10, 100, 2.0)
-    number = 1
-    rounds = 2
-
-    def setup(self) -> None:
-        g = api()
-        self.fixtures: dict[str, ExecutionFixture] = {}
-        self.calls: dict[str, Any] = {}
-        for name in SCENARIOS:
-            self.fixtures[name], self.calls[name] = scenario(g, name)
+    scenarios = _REAL_SCENARIOS
 
     def time_matching_version(self) -> None:
-        self.calls["matching_version"]()
+        self.ops["matching_version"]()
 
     def time_rejected_as_stale(self) -> None:
-        self.calls["rejected_as_stale"]()
+        self.ops["rejected_as_stale"]()
 
     def time_revalidated_then_executed(self) -> None:
-        self.calls["revalidated_then_executed"]()
+        self.ops["revalidated_then_executed"]()
 
 
-class ExecuteApprovedFloor:
+class ExecuteApprovedFloor(StageBenchmark):
     """The floor of each scenario: the same flow in plain Python on a dict store (look up,
     compare versions, append timestamped decisions, bump revision, build the new state). A fresh
     dict store per call is built in ``setup``."""
 
-    version = "1"
-    warmup_time = 0
-    repeat = (10, 100, 2.0)
-    number = 1
-    rounds = 2
-
-    def setup(self) -> None:
-        api()
-        self.calls = {name: _floor(name) for name in SCENARIOS}
+    scenarios = _FLOOR_SCENARIOS
 
     def time_matching_version(self) -> None:
-        self.calls["matching_version"]()
+        self.ops["matching_version"]()
 
     def time_rejected_as_stale(self) -> None:
-        self.calls["rejected_as_stale"]()
+        self.ops["rejected_as_stale"]()
 
     def time_revalidated_then_executed(self) -> None:
-        self.calls["revalidated_then_executed"]()
+        self.ops["revalidated_then_executed"]()
 
 
 class ExecuteApprovedRatioToFloor:
@@ -139,10 +118,7 @@ class ExecuteApprovedRatioToFloor:
 
 
 ExecuteApprovedAllocatedBytes, ExecuteApprovedAllocatedBlocks = allocation_twins(
-    "ExecuteApproved",
-    {name: (lambda g, name=name: _real(g, name)) for name in SCENARIOS},
-    what="one execute_approved call",
-)
+    "ExecuteApproved", _REAL_SCENARIOS, what="one execute_approved call")
 
 
 class ExecuteApprovedInstructions(InstructionCounter):

@@ -12,14 +12,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from .common import (
-    CounterState,
-    ReadOnlyBenchmark,
-    allocation_twins_by_param,
-    counter_engine,
-    counter_mutation,
-    kept,
-)
+from .fixtures_engine import CounterState, counter_engine, counter_mutation
+from .harness import ReadOnlyBenchmark, allocation_twins, kept
 
 POLICY_COUNTS = [0, 1, 4, 16]
 
@@ -49,6 +43,6 @@ class PolicyEvaluation(ReadOnlyBenchmark):
         self.fixtures[policies]()
 
 
-PolicyEvaluationAllocatedBytes, PolicyEvaluationAllocatedBlocks = allocation_twins_by_param(
+PolicyEvaluationAllocatedBytes, PolicyEvaluationAllocatedBlocks = allocation_twins(
     "PolicyEvaluation", kept({"commit_all_allow": _commit}), params=POLICY_COUNTS,
     param_names=["policies"], what="one COMMIT through the policies")

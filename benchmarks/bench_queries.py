@@ -4,7 +4,7 @@ One timed call is one query: it reads the store's snapshots, evaluates the prese
 and sorts the matches (and, for decisions, flattens them into views). Nothing is written, so the
 three stores are built once per process on the first call (asv's calibration call) and shared by
 every call; there is no ``setup`` and asv times many calls per sample. Stores hold fixed ids and
-fixed creation and decision times (``common.seeded_*_store``):
+fixed creation and decision times (``fixtures_requests.seeded_*_store``):
 
 - pending store: 96 PENDING requests alternating APPROVAL / EXTERNAL_CHECK, plus 48 noise
   requests alternating APPROVED / EXECUTED;
@@ -20,14 +20,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from .common import (
-    ReadOnlyBenchmark,
-    allocation_twins,
-    kept,
-    seeded_approval_store,
-    seeded_decision_store,
-    seeded_pending_store,
-)
+from .fixtures_requests import seeded_approval_store, seeded_decision_store, seeded_pending_store
+from .harness import ReadOnlyBenchmark, allocation_twins, kept
 
 _REQUIRED = ("RequestQueries", "DecisionQuery", "ApprovalWorkflowManager")
 RECENT_TAKE = 64

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from .callgrind import InstructionCounter
-from .common import EXPECTED_VERSION, STALE_VERSION, ExecutionFixture, allocation_twins, api
+from .common import EXPECTED_VERSION, STALE_VERSION
+from .fixtures_execution import ExecutionFixture
+from .harness import StageBenchmark, allocation_twins
 
 _REQUIRED = ("OutcomeRecorder",)
 
@@ -53,7 +55,7 @@ def _recording_builder(g: Any, name: str) -> Any:
     return _BUILDERS[name](g)
 
 
-class OutcomeRecording:
+class OutcomeRecording(StageBenchmark):
     """Record one terminal outcome.
 
     - executed: EXECUTED with the resulting version, after a successful engine run.
@@ -61,15 +63,8 @@ class OutcomeRecording:
     - rejected_by_policy: REJECTED after a deny policy blocked the engine run.
     """
 
-    version = "1"
-    warmup_time = 0
-    repeat = (10, 100, 2.0)
-    number = 1
-    rounds = 2
-
-    def setup(self) -> None:
-        g = api(*_REQUIRED)
-        self.ops = {name: build(g) for name, build in _BUILDERS.items()}
+    required = _REQUIRED
+    scenarios = _BUILDERS
 
     def time_executed(self) -> None:
         self.ops["executed"]()

@@ -8,10 +8,13 @@ no engine runs.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from .callgrind import InstructionCounter
-from .common import EXPECTED_VERSION, STALE_VERSION, ExecutionFixture, allocation_twins, api
+from .common import EXPECTED_VERSION, STALE_VERSION
+from .fixtures_execution import ExecutionFixture
+from .harness import StageBenchmark, allocation_twins
 
 _SCENARIOS = {
     # name: (current state version, strategy attribute)
@@ -30,7 +33,10 @@ def _resolve(g: Any, scenario: str) -> Any:
     return lambda: manager.resolve_and_store(request_id, version, context, strategy)
 
 
-class ResolveAndStore:
+_BUILDERS = {name: partial(_resolve, scenario=name) for name in _SCENARIOS}
+
+
+class ResolveAndStore(StageBenchmark):
     """``resolve_and_store`` for each outcome, on a fresh stored approved request per call.
 
     - matching_version: v10 against v10: VALIDATED, status unchanged.
@@ -39,15 +45,7 @@ class ResolveAndStore:
     - renewed_approval_required: v15, REQUIRE_RENEWED_APPROVAL: PENDING for approval.
     """
 
-    version = "1"
-    warmup_time = 0
-    repeat = (10, 100, 2.0)
-    number = 1
-    rounds = 2
-
-    def setup(self) -> None:
-        g = api()
-        self.ops = {name: _resolve(g, name) for name in _SCENARIOS}
+    scenarios = _BUILDERS
 
     def time_matching_version(self) -> None:
         self.ops["matching_version"]()
@@ -62,36 +60,28 @@ class ResolveAndStore:
         self.ops["renewed_approval_required"]()
 
 
-class ResolveAndStoreHistoryLength:
+def _resolve_with_history(g: Any, decisions: int) -> Any:
+    fixture = ExecutionFixture(EXPECTED_VERSION, history_length=decisions)
+    strategy = g.ResolutionStrategy.REJECT_STALE
+    manager, request_id, context = fixture.resolution, fixture.request_id, fixture.context
+    return lambda: manager.resolve_and_store(request_id, EXPECTED_VERSION, context, strategy)
+
+
+class ResolveAndStoreHistoryLength(StageBenchmark):
     """``resolve_and_store`` with a matching version on a request that already holds
     ``decisions`` decisions. Resolution appends one decision; its cost should not grow with the
     length of the history it appends to."""
 
-    version = "1"
     params = [2, 64, 1024]
     param_names = ["decisions"]
-    warmup_time = 0
-    repeat = (10, 100, 2.0)
-    number = 1
-    rounds = 2
-
-    def setup(self, decisions: int) -> None:
-        g = api()
-        fixture = ExecutionFixture(EXPECTED_VERSION, history_length=decisions)
-        strategy = g.ResolutionStrategy.REJECT_STALE
-        manager, request_id, context = fixture.resolution, fixture.request_id, fixture.context
-        self.call = lambda: manager.resolve_and_store(request_id, EXPECTED_VERSION, context,
-                                                      strategy)
+    scenarios = {"matching_version": _resolve_with_history}
 
     def time_matching_version(self, decisions: int) -> None:
-        self.call()
+        self.ops["matching_version"]()
 
 
 ResolveAndStoreAllocatedBytes, ResolveAndStoreAllocatedBlocks = allocation_twins(
-    "ResolveAndStore",
-    {name: (lambda g, name=name: _resolve(g, name)) for name in _SCENARIOS},
-    what="one resolve_and_store call",
-)
+    "ResolveAndStore", _BUILDERS, what="one resolve_and_store call")
 
 
 class ResolveAndStoreInstructions(InstructionCounter):

@@ -17,15 +17,9 @@ from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
-from .common import (
-    BASE_TIME,
-    CounterState,
-    ReadOnlyBenchmark,
-    allocation_twins,
-    counter_engine,
-    counter_mutation,
-    kept,
-)
+from .common import BASE_TIME
+from .fixtures_engine import CounterState, counter_engine, counter_mutation
+from .harness import ReadOnlyBenchmark, allocation_twins, kept
 
 SIDE_EFFECT_COUNTS = {"no_side_effects": 0, "one_side_effect": 1, "four_side_effects": 4}
 

@@ -39,9 +39,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import (  # noqa: E402
-    EXPECTED_VERSION,
-    STALE_VERSION,
+from benchmarks.common import EXPECTED_VERSION, STALE_VERSION  # noqa: E402
+from benchmarks.fixtures_execution import (  # noqa: E402
     ExecutionFixture,
     FloorFixture,
     VersionedState,

@@ -6,7 +6,8 @@ import pytest
 
 import governance as g
 from benchmarks import bench_handoff, bench_orchestration, bench_recording, bench_resolution
-from benchmarks.common import FloorFixture, VersionedState, api, floor_execute
+from benchmarks.common import api
+from benchmarks.fixtures_execution import FloorFixture, VersionedState, floor_execute
 
 
 def _stored_status(fixture: object) -> g.RequestStatus:
@@ -15,38 +16,40 @@ def _stored_status(fixture: object) -> g.RequestStatus:
     return store.get(request_id).status
 
 
-@pytest.mark.parametrize(
-    ("name", "status", "executed"),
-    [
-        ("matching_version", g.RequestStatus.EXECUTED, True),
-        ("rejected_as_stale", g.RequestStatus.REJECTED, False),
-        ("revalidated_then_executed", g.RequestStatus.EXECUTED, True),
-    ],
-)
+_OUTCOMES = [
+    ("matching_version", g.RequestStatus.EXECUTED, True),
+    ("rejected_as_stale", g.RequestStatus.REJECTED, False),
+    ("revalidated_then_executed", g.RequestStatus.EXECUTED, True),
+]
+
+
+@pytest.mark.parametrize(("name", "status", "executed"), _OUTCOMES)
 def test_each_orchestration_benchmark_ends_in_the_outcome_its_name_says(
     name: str, status: g.RequestStatus, executed: bool
 ) -> None:
     bench = bench_orchestration.ExecuteApproved()
     bench.setup()
-    fixture = bench.fixtures[name]
+
+    result = bench.ops[name]()
+
+    assert result.request.status == status
+    assert result.was_executed is executed
+    assert (result.request.versioning.resulting_state_version is not None) is executed
+
+
+@pytest.mark.parametrize(("name", "status", "executed"), _OUTCOMES)
+def test_each_orchestration_fixture_runs_the_engine_only_when_it_executes(
+    name: str, status: g.RequestStatus, executed: bool
+) -> None:
+    fixture, call = bench_orchestration.scenario(api(), name)
     assert _stored_status(fixture) == g.RequestStatus.APPROVED
-    getattr(bench, f"time_{name}")()
+
+    call()
+
     assert _stored_status(fixture) == status
-    stored = fixture.store.get(fixture.request_id)
-    assert (stored.versioning.resulting_state_version is not None) is executed
-    history = fixture.engine.history.get_history(fixture.request.state_id)
-    assert len(history) == (1 if executed else 0)
-
-
-def test_the_stale_orchestration_benchmark_never_reaches_the_engine() -> None:
-    bench = bench_orchestration.ExecuteApproved()
-    bench.setup()
-    bench.time_rejected_as_stale()
-    fixture = bench.fixtures["rejected_as_stale"]
-    assert fixture.engine.auditor.get_audit_log(fixture.request.state_id) == []
-    executed = bench.fixtures["matching_version"]
-    bench.time_matching_version()
-    assert len(executed.engine.auditor.get_audit_log(executed.request.state_id)) == 1
+    state_id = fixture.request.state_id
+    assert len(fixture.engine.history.get_history(state_id)) == (1 if executed else 0)
+    assert len(fixture.engine.auditor.get_audit_log(state_id)) == (1 if executed else 0)
 
 
 def test_a_second_call_on_the_same_fixture_is_refused_so_setup_must_run_per_call() -> None:

@@ -33,7 +33,8 @@ def test_the_records_alone_are_the_records_a_real_execution_builds() -> None:
         import profile_stages
     finally:
         sys.path.remove(str(ROOT / "scripts"))
-    from benchmarks.common import EXPECTED_VERSION, ExecutionFixture
+    from benchmarks.common import EXPECTED_VERSION
+    from benchmarks.fixtures_execution import ExecutionFixture
 
     real_fixture = ExecutionFixture(EXPECTED_VERSION)
     real = real_fixture.execute(real_fixture.g.ResolutionStrategy.REJECT_STALE)

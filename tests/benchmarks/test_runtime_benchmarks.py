@@ -22,22 +22,22 @@ from benchmarks import (
     bench_queries,
     bench_results,
 )
-from benchmarks.common import (
-    BACKGROUND_KINDS,
-    REJECTION_CODE,
+from benchmarks.common import REJECTION_CODE, SkipNotImplemented, api
+from benchmarks.fixtures_engine import (
     CounterState,
-    ReadOnlyBenchmark,
-    SkipNotImplemented,
     SlotState,
-    api,
-    background_store,
     counter_engine,
     counter_mutation,
     policy_set,
+)
+from benchmarks.fixtures_requests import (
+    BACKGROUND_KINDS,
+    background_store,
     seeded_approval_store,
     seeded_decision_store,
     seeded_pending_store,
 )
+from benchmarks.harness import ReadOnlyBenchmark
 
 
 def _stateful(cls: type, *params: Any) -> Any:

@@ -1,5 +1,6 @@
 """Test doubles for the core tests: a counter state, a configurable mutation, policies and a
-recording interceptor. Named ``core_support`` so it cannot clash with other test folders."""
+recording interceptor. The doubles shared with other tests (``RaisingPolicy`` among them) live
+in ``governance.testing``."""
 
 from __future__ import annotations
 
@@ -123,19 +124,6 @@ class StaticPolicy:
 
 class OtherStaticPolicy(StaticPolicy):
     """The same policy under another class name (for the class-name tie break)."""
-
-
-class RaisingPolicy:
-    """A policy whose evaluation raises ``error``."""
-
-    priority = 0
-
-    def __init__(self, name: str, error: Exception) -> None:
-        self.name = name
-        self.error = error
-
-    def evaluate(self, mutation: Any, state: Any) -> PolicyDecision:
-        raise self.error
 
 
 class SleepingPolicy:

@@ -5,17 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from core_support import (
-    Counter,
-    HookCall,
-    Increment,
-    NoDecisionPolicy,
-    RaisingPolicy,
-    RecordingInterceptor,
-    SleepingPolicy,
-    StaticPolicy,
-    context,
-)
 
 from governance.core import (
     ChangeSet,
@@ -44,6 +33,17 @@ from governance.errors import (
     PolicyEvaluationError,
     PolicyEvaluationTimeoutError,
     RequestNotFoundError,
+)
+from governance.testing import RaisingPolicy
+from tests.core.core_support import (
+    Counter,
+    HookCall,
+    Increment,
+    NoDecisionPolicy,
+    RecordingInterceptor,
+    SleepingPolicy,
+    StaticPolicy,
+    context,
 )
 
 

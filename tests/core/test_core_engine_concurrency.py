@@ -7,9 +7,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from core_support import Counter, Increment, context
-
 from governance.core import EngineOptions, MutationEngine, MutationResult
+from tests.core.core_support import Counter, Increment, context
 
 WAIT = 5.0  # seconds a barrier waits before the test is declared stuck
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from core_support import HookCall, RecordingInterceptor
 
 from governance.core import (
     ChangeSet,
@@ -15,6 +14,7 @@ from governance.core import (
     PolicyDecision,
 )
 from governance.errors import MissingArgumentError
+from tests.core.core_support import HookCall, RecordingInterceptor
 
 INTENT = MutationIntent.create("Op", "Cat")
 CONTEXT = MutationContext.system("test")

@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from core_support import Counter, Increment, OtherStaticPolicy, StaticPolicy
 from pydantic import BaseModel
 
 from governance.core import (
@@ -36,6 +35,7 @@ from governance.core import (
     side_effect_contract,
 )
 from governance.errors import InvalidArgumentError, MissingArgumentError
+from tests.core.core_support import Counter, Increment, OtherStaticPolicy, StaticPolicy
 
 
 @side_effect_contract("governance.tests.notification", 2)

@@ -44,7 +44,7 @@ from governance import (
     is_fully_approved,
     map_approval_requirements,
 )
-from tests.governance.conftest import (
+from governance.testing import (
     BASE_TIME,
     ApplyCounter,
     FixedClock,

@@ -51,7 +51,7 @@ from governance import (
     VersionResolutionManager,
     actor_identity,
 )
-from tests.governance.conftest import BASE_TIME, FixedClock, approval_request
+from governance.testing import BASE_TIME, FixedClock, approval_request
 
 ACTORS = ["ann", "ben", "cat", "dan"]
 OUTSIDERS = ["mallory"]

@@ -32,7 +32,7 @@ from governance import (
     PolicyRequirement,
     RequestStatus,
 )
-from tests.governance.conftest import BASE_TIME, FixedClock, approval_request, approver
+from governance.testing import BASE_TIME, FixedClock, approval_request, approver
 
 NOW = BASE_TIME + timedelta(minutes=5)
 DEADLINE = BASE_TIME + timedelta(hours=1)

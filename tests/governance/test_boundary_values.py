@@ -28,7 +28,7 @@ from governance import (
     ResolutionStrategy,
     VersionResolutionManager,
 )
-from tests.governance.conftest import (
+from governance.testing import (
     BASE_TIME,
     STATE_ID,
     IncrementMutation,

@@ -34,7 +34,7 @@ from governance import (
     VersionResolutionManager,
     compensation_metadata,
 )
-from tests.governance.conftest import (
+from governance.testing import (
     BASE_TIME,
     STATE_ID,
     ApplyCounter,

@@ -47,7 +47,7 @@ from governance import (
     ValidationResult,
     VersionResolutionManager,
 )
-from tests.governance.conftest import (
+from governance.testing import (
     STATE_ID,
     ApplyCounter,
     FailingMutation,

@@ -46,7 +46,7 @@ from governance import (
     ValidationResult,
     VersionResolutionManager,
 )
-from tests.governance.conftest import (
+from governance.testing import (
     STATE_ID,
     ApplyCounter,
     DenyPolicy,

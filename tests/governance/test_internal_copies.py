@@ -23,7 +23,7 @@ from governance import (
 )
 from governance._models import assemble, evolve, record_builder
 from governance.decisions import owned_decision
-from tests.governance.conftest import BASE_TIME, approved_request
+from governance.testing import BASE_TIME, approved_request
 
 
 def test_evolve_equals_model_copy_with_the_same_update() -> None:

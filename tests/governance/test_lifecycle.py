@@ -30,7 +30,7 @@ from governance import (
     VersionResolutionManager,
     can_transition,
 )
-from tests.governance.conftest import (
+from governance.testing import (
     BASE_TIME,
     STATE_ID,
     FixedClock,

@@ -42,7 +42,7 @@ from governance import (
     ValidationResult,
     VersionResolutionManager,
 )
-from tests.governance.conftest import (
+from governance.testing import (
     BASE_TIME,
     IncrementMutation,
     VersionedState,

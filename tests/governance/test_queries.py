@@ -1,5 +1,5 @@
 """The query model: each filter group, the presets, approval and decision queries, and the pure
-selection functions. (Store orderings are part of the store contract in ``store_contract.py``.)"""
+selection functions. (Store orderings are part of the store contract in ``governance.testing``.)"""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ from governance import (
     select_recent_decisions,
     select_requests,
 )
-from tests.governance.conftest import (
+from governance.testing import (
     BASE_TIME,
     STATE_ID,
     approval_request,

@@ -33,7 +33,7 @@ from governance import (
 from governance._models import BUILDERS, record_builder, record_fields
 from governance.core.metrics import InMemoryMetricsCollector
 from governance.core.results import MutationMetrics
-from tests.governance.conftest import (
+from governance.testing import (
     DenyPolicy,
     IncrementMutation,
     VersionedState,

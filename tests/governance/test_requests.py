@@ -46,7 +46,7 @@ from governance import (
     map_approval_requirements,
     side_effect_contract,
 )
-from tests.governance.conftest import (
+from governance.testing import (
     BASE_TIME,
     STATE_ID,
     IncrementMutation,

@@ -25,7 +25,7 @@ from governance import (
     VersionResolutionManager,
     VersionResolver,
 )
-from tests.governance.conftest import (
+from governance.testing import (
     BASE_TIME,
     FixedClock,
     RacingStore,

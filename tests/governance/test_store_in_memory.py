@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from governance import InMemoryRequestStore, RequestStore
-from tests.governance.conftest import BASE_TIME, approved_request
-from tests.governance.store_contract import RequestQueryStoreContract, RequestStoreContract
+from governance.testing import (
+    BASE_TIME,
+    RequestQueryStoreContract,
+    RequestStoreContract,
+    approved_request,
+)
 
 
 class TestInMemoryRequestStore(RequestStoreContract, RequestQueryStoreContract):

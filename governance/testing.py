@@ -1,26 +1,44 @@
-"""The ``RequestStore`` contract, written once and run against every store implementation.
+"""Helpers for testing code built on ``governance``, and the store contract suites.
 
-A store implementation gets the whole contract with one subclass that provides ``make_store``::
+Two parts, both public:
 
-    class TestMyRequestStore(RequestStoreContract, RequestQueryStoreContract):
-        def make_store(self) -> RequestStore:
-            return MyRequestStore(...)
+- **Fixtures and doubles**: a versioned state (``VersionedState``) and ``next_version``, an
+  increment mutation that counts its applications (``IncrementMutation`` with ``ApplyCounter``)
+  and its failing variants, policies that deny or raise, a controllable clock (``FixedClock``),
+  builders of approved, pending and approval-pending requests, and ``RacingStore``, a store where
+  another writer wins the next compare-and-set.
+- **Store contracts**: ``RequestStoreContract`` (writes, optimistic concurrency, lookups and
+  their orderings) and ``RequestQueryStoreContract`` (the query store: which requests,
+  approvals and decisions each query returns, in which order). A store outside this package
+  gets the whole contract with one subclass that provides ``make_store``::
 
-``RequestStoreContract`` covers writes, optimistic concurrency and the basic lookups;
-``RequestQueryStoreContract`` covers the query store (``RequestQueryStore``): which requests,
-approvals and decisions each query returns, in exactly which order.
+      from governance.testing import RequestQueryStoreContract, RequestStoreContract
 
-The classes have no ``Test`` prefix, so pytest collects them only through their subclasses.
+      class TestMyRequestStore(RequestStoreContract, RequestQueryStoreContract):
+          def make_store(self) -> MyRequestStore:
+              return MyRequestStore(...)
+
+  pytest collects the subclass (the contract classes have no ``Test`` prefix, so they are
+  never collected on their own); mixed with ``unittest.TestCase`` it runs under ``unittest``
+  too. Each ``test_*`` method builds its store with ``make_store`` and checks it with plain
+  ``assert`` statements. Under pytest, call ``pytest.register_assert_rewrite("governance.testing")``
+  in a ``conftest.py`` (before anything imports this module) for detailed assertion messages.
+
+This module does not import pytest or any other test framework: the contracts raise
+``AssertionError`` like any test and need nothing else, so the helpers are usable from scripts,
+doctests or any runner.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import threading
-from datetime import datetime, timedelta
-from typing import Any
-
-import pytest
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
 
 from governance import (
     ApprovalQuery,
@@ -31,16 +49,21 @@ from governance import (
     DecisionQuery,
     DecisionView,
     GovernanceError,
+    InMemoryRequestStore,
     InvalidArgumentError,
     LifecycleDecision,
     LifecycleFilter,
     LifecycleManager,
     MetadataFilter,
     MissingArgumentError,
+    MutationBase,
     MutationContext,
+    MutationIntent,
     MutationRequest,
     MutationRequestQuery,
+    MutationResult,
     PendingReason,
+    PolicyDecision,
     PolicyRequirement,
     RequestAlreadyExistsError,
     RequestConcurrencyError,
@@ -52,18 +75,385 @@ from governance import (
     RequestStatus,
     RequestStore,
     ScopeFilter,
-)
-from tests.governance.conftest import (
-    BASE_TIME,
-    STATE_ID,
-    FixedClock,
-    approval_request,
-    approved_request,
-    pending_request,
+    SideEffect,
+    StateChange,
+    ValidationResult,
 )
 
+__all__ = [
+    "BASE_TIME",
+    "STATE_ID",
+    "ApplyCounter",
+    "DenyPolicy",
+    "FailingMutation",
+    "FixedClock",
+    "IncrementMutation",
+    "RacingStore",
+    "RaisingPolicy",
+    "RequestQueryStoreContract",
+    "RequestStoreContract",
+    "UnsuccessfulMutation",
+    "VersionedState",
+    "approval_request",
+    "approved_request",
+    "approver",
+    "governance_context",
+    "increment_intent",
+    "mutation_context",
+    "next_version",
+    "pending_request",
+    "request_in_status",
+    "requester_context",
+]
+
+STATE_ID = "governance-test:counter"
+"""The state every default request targets."""
+
+BASE_TIME = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+"""A fixed, timezone-aware instant to build explicit timestamps from."""
+
+
+# == States, mutations and policies ============================================================
+
+@dataclass(frozen=True, slots=True)
+class VersionedState:
+    """A counter with a version string, as a governed state exposing ``.version``."""
+
+    value: int
+    version: str
+
+
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+
+
+def next_version(version: str) -> str:
+    """The version after ``version``: its trailing number plus one, any prefix kept
+    (``"10"`` → ``"11"``, ``"v10"`` → ``"v11"``).
+
+    Raises:
+        InvalidArgumentError: ``version`` does not end with a number.
+    """
+    found = _NUMBERED.match(version) if isinstance(version, str) else None
+    if found is None:
+        raise InvalidArgumentError(
+            f"next_version needs a version ending with a number, not {version!r}")
+    prefix, number = found.groups()
+    return f"{prefix}{int(number) + 1}"
+
+
+class ApplyCounter:
+    """Thread-safe count of ``apply`` calls, per label (label mutations by request id to assert
+    that each request ran at most once)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def record(self, label: str) -> None:
+        """Count one application under ``label``."""
+        with self._lock:
+            self._counts[label] = self._counts.get(label, 0) + 1
+
+    def __getitem__(self, label: str) -> int:
+        with self._lock:
+            return self._counts.get(label, 0)
+
+    def total(self) -> int:
+        """Applications counted under every label."""
+        with self._lock:
+            return sum(self._counts.values())
+
+
+def increment_intent(**fields: Any) -> MutationIntent:
+    """The intent of the increment mutation (operation ``IncrementValue``, category
+    ``Counter``)."""
+    return MutationBase.create_intent("IncrementValue", "Counter", **fields)
+
+
+def mutation_context(reason: str = "increment the counter", **fields: Any) -> MutationContext:
+    """The context of the increment mutation: a service actor, no state id of its own."""
+    return MutationContext.service("counter-service", reason, **fields)
+
+
+class IncrementMutation(MutationBase[VersionedState]):
+    """Adds one to ``value`` and bumps ``version``; refuses to run on a negative value.
+
+    Args:
+        counter: where each ``apply`` is counted, under ``label``.
+        side_effects: side effects reported by a successful apply.
+        version_of: computes the new version (defaults to ``next_version``).
+        intent: the mutation's intent (defaults to ``increment_intent()``).
+        context: the mutation's context (defaults to ``mutation_context()``).
+    """
+
+    def __init__(
+        self,
+        counter: ApplyCounter | None = None,
+        label: str = "default",
+        *,
+        side_effects: list[SideEffect] | None = None,
+        version_of: Callable[[str], str] = next_version,
+        intent: MutationIntent | None = None,
+        context: MutationContext | None = None,
+    ) -> None:
+        super().__init__(intent or increment_intent(), context or mutation_context())
+        self.counter = counter or ApplyCounter()
+        self.label = label
+        self._side_effects = side_effects
+        self._version_of = version_of
+
+    @property
+    def applies(self) -> int:
+        """How often this mutation's label was applied."""
+        return self.counter[self.label]
+
+    def apply(self, state: VersionedState) -> MutationResult[VersionedState]:
+        self.counter.record(self.label)
+        new_state = replace(state, value=state.value + 1, version=self._version_of(state.version))
+        return self.success(
+            new_state, StateChange.modified("value", state.value, new_state.value),
+            self._side_effects)
+
+    def validate(self, state: VersionedState) -> ValidationResult:
+        if state.value < 0:
+            return ValidationResult.with_error("value", "the counter must not be negative")
+        return ValidationResult.success()
+
+
+class FailingMutation(IncrementMutation):
+    """An increment whose ``apply`` raises ``exception`` (a ``RuntimeError`` by default)."""
+
+    def __init__(self, counter: ApplyCounter | None = None, label: str = "default",
+                 exception: BaseException | None = None) -> None:
+        super().__init__(counter, label)
+        self.exception = exception or RuntimeError("the counter backend is down")
+
+    def apply(self, state: VersionedState) -> MutationResult[VersionedState]:
+        self.counter.record(self.label)
+        raise self.exception
+
+
+class UnsuccessfulMutation(IncrementMutation):
+    """An increment whose ``apply`` returns ``result`` instead of a success."""
+
+    def __init__(self, result: MutationResult[VersionedState],
+                 counter: ApplyCounter | None = None, label: str = "default") -> None:
+        super().__init__(counter, label)
+        self.result = result
+
+    def apply(self, state: VersionedState) -> MutationResult[VersionedState]:
+        self.counter.record(self.label)
+        return self.result
+
+
+class DenyPolicy:
+    """A policy that refuses every mutation with ``reason``."""
+
+    name = "deny-all"
+    priority = 10
+
+    def __init__(self, reason: str = "counters are frozen this week") -> None:
+        self.reason = reason
+
+    def evaluate(self, mutation: Any, state: Any) -> PolicyDecision:
+        """Deny, whatever the mutation."""
+        return PolicyDecision.deny(self.reason, self.name)
+
+
+class RaisingPolicy:
+    """A policy whose evaluation raises ``error`` (a ``KeyError`` by default), as a policy with
+    a bug or a missing dependency does.
+
+    Args:
+        name: the policy's name, which the engine's ``PolicyEvaluationError`` carries.
+        error: raised by every ``evaluate``; the engine keeps it as the ``__cause__``.
+        priority: the policy's priority.
+    """
+
+    def __init__(self, name: str = "broken-policy", error: Exception | None = None,
+                 priority: int = 5) -> None:
+        self.name = name
+        self.error = error if error is not None else KeyError("quota table missing")
+        self.priority = priority
+
+    def evaluate(self, mutation: Any, state: Any) -> PolicyDecision:
+        """Raise ``error``."""
+        raise self.error
+
+
+class FixedClock:
+    """A clock returning a fixed instant (``now``), moved forward by ``advance``; pass it where
+    a manager takes ``clock=``."""
+
+    def __init__(self, now: datetime = BASE_TIME) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta = timedelta(seconds=1)) -> datetime:
+        """Move the clock forward by ``delta``; return the new instant."""
+        self.now += delta
+        return self.now
+
+
+# == Requests ==================================================================================
+
+def requester_context() -> MutationContext:
+    """The requester of the default requests (user ``alice``)."""
+    return MutationContext.user("alice", "Alice", "raise the counter")
+
+
+def governance_context() -> MutationContext:
+    """The actor recording resolution and execution decisions."""
+    return MutationContext.system("governed execution", correlation_id="gov-correlation")
+
+
+def approved_request(
+    *,
+    request_id: str | None = None,
+    state_id: str = STATE_ID,
+    expected_state_version: str | None = "10",
+    metadata: dict[str, Any] | None = None,
+    intent: MutationIntent | None = None,
+    now: datetime | None = None,
+) -> MutationRequest:
+    """An unsaved APPROVED request for the increment mutation."""
+    return MutationRequest.approved(
+        state_id, VersionedState, IncrementMutation, intent or increment_intent(),
+        requester_context(), expected_state_version=expected_state_version,
+        metadata=metadata, request_id=request_id, now=now)
+
+
+def pending_request(
+    reason: PendingReason = PendingReason.MANUAL_REVIEW,
+    *,
+    request_id: str | None = None,
+    state_id: str = STATE_ID,
+    expected_state_version: str | None = "10",
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> MutationRequest:
+    """An unsaved PENDING request for the increment mutation, waiting for ``reason``."""
+    return MutationRequest.pending(
+        state_id, VersionedState, IncrementMutation, increment_intent(), requester_context(),
+        reason, expected_state_version=expected_state_version, expires_at=expires_at,
+        request_id=request_id, now=now)
+
+
+def approval_request(
+    *requirements: PolicyRequirement,
+    request_id: str = "req-approval",
+    expected_state_version: str | None = "10",
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> MutationRequest:
+    """An unsaved request PENDING for APPROVAL of ``requirements`` (default: one approval by
+    ``bob``)."""
+    return MutationRequest.pending_approval(
+        STATE_ID, VersionedState, IncrementMutation, increment_intent(), requester_context(),
+        requirements or (PolicyRequirement.approval("bob", "owner sign-off"),),
+        expected_state_version=expected_state_version, expires_at=expires_at,
+        request_id=request_id, now=now)
+
+
+def approver(
+    actor_id: str,
+    *,
+    roles: Iterable[str] = (),
+    groups: Iterable[str] = (),
+    reason: str | None = None,
+    timestamp: datetime | None = None,
+    **metadata: Any,
+) -> MutationContext:
+    """A user context that carries ``roles`` and ``groups`` as lists under the documented
+    metadata keys (``ActorRoles``, ``ActorGroups``), plus any other ``metadata``."""
+    data: dict[str, Any] = dict(metadata)
+    if roles:
+        data["ActorRoles"] = list(roles)
+    if groups:
+        data["ActorGroups"] = list(groups)
+    fields: dict[str, Any] = {"metadata": data}
+    if timestamp is not None:
+        fields["timestamp"] = timestamp
+    return MutationContext.user(actor_id, actor_id.title(), reason, **fields)
+
+
+def request_in_status(status: RequestStatus, *, request_id: str | None = None,
+                      expected_state_version: str | None = "10") -> MutationRequest:
+    """An unsaved request put directly in ``status`` (PENDING ones wait for manual review and
+    carry the deadline ``BASE_TIME``)."""
+    request = approved_request(request_id=request_id,
+                               expected_state_version=expected_state_version)
+    pending_reason = PendingReason.MANUAL_REVIEW if status == RequestStatus.PENDING else None
+    expires_at = BASE_TIME if status == RequestStatus.PENDING else None
+    lifecycle = request.lifecycle.model_copy(update={
+        "status": status, "pending_reason": pending_reason, "expires_at": expires_at})
+    return request.model_copy(update={"lifecycle": lifecycle})
+
+
+class RacingStore(InMemoryRequestStore):
+    """An in-memory store where another writer sneaks in before the next ``try_store``.
+
+    Arm it with ``interfere_once(request_id)``: the next ``try_store`` of that request first
+    rewrites the stored snapshot (bumping its revision), so the caller's write is stale.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._armed: str | None = None
+
+    def interfere_once(self, request_id: str) -> None:
+        """Let another writer win the next ``try_store`` of ``request_id``."""
+        self._armed = request_id
+
+    def try_store(self, request: MutationRequest, expected_revision: int) -> MutationRequest | None:
+        if self._armed == request.request_id:
+            self._armed = None
+            current = _stored(self, request.request_id)
+            other = current.model_copy(update={"metadata": {**current.metadata,
+                                                            "TouchedBy": "another writer"}})
+            if super().try_store(other, current.revision) is None:
+                raise AssertionError(f"the interfering write of {request.request_id} failed")
+        return super().try_store(request, expected_revision)
+
+
+# == The store contracts =======================================================================
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+class _Raised(Generic[_E]):
+    """What ``_raises`` caught: ``value`` is the exception."""
+
+    value: _E
+
+
+@contextmanager
+def _raises(expected: type[_E]) -> Iterator[_Raised[_E]]:
+    """Assert that the block raises ``expected`` (or a subclass); any other exception
+    propagates unchanged."""
+    caught: _Raised[_E] = _Raised()
+    try:
+        yield caught
+    except expected as error:
+        caught.value = error
+    else:
+        raise AssertionError(f"expected {expected.__name__} to be raised, nothing was")
+
+
+def _stored(store: RequestStore, request_id: str) -> MutationRequest:
+    """The stored snapshot of ``request_id``, which the caller knows is there."""
+    found = store.get(request_id)
+    if found is None:
+        raise AssertionError(f"request {request_id} should be stored and is not")
+    return found
+
+
 RACE_THREADS = 8
+"""Threads racing in each round of the contract's concurrency tests."""
 RACE_ROUNDS = 50
+"""Rounds of the contract's concurrency tests."""
 
 
 def _with_status(request: MutationRequest, status: RequestStatus,
@@ -77,20 +467,19 @@ def _with_note(request: MutationRequest, note: str) -> MutationRequest:
 
 
 class RequestStoreContract:
-    """Behaviour every ``RequestStore`` must have. Subclasses implement ``make_store``."""
+    """Behaviour every ``RequestStore`` must have: writes, optimistic concurrency, lookups and
+    their orderings, and one winner among racing writers. Subclasses implement ``make_store``;
+    every ``test_*`` method starts from a new store of its own."""
 
     def make_store(self) -> RequestStore:
         """A new, empty store of the implementation under test."""
         raise NotImplementedError
 
-    @pytest.fixture
-    def store(self) -> RequestStore:
-        return self.make_store()
-
     # -- create / get -------------------------------------------------------------------------
 
     def test_create_stores_the_request_at_revision_zero_whatever_revision_it_carries(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         request = approved_request().model_copy(update={"revision": 7})
 
         created = store.create(request)
@@ -100,29 +489,32 @@ class RequestStoreContract:
         assert store.get(request.request_id) == created
         assert len(store) == 1
 
-    def test_get_answers_none_for_an_unknown_id(self, store: RequestStore) -> None:
+    def test_get_answers_none_for_an_unknown_id(self) -> None:
+        store = self.make_store()
         store.create(approved_request())
 
         assert store.get("no-such-request") is None
 
     def test_creating_a_duplicate_id_is_refused_and_keeps_the_stored_request(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         original = store.create(approved_request(request_id="req-dup"))
         store.try_store(_with_note(original, "first write"), 0)
         before = store.get("req-dup")
 
-        with pytest.raises(RequestAlreadyExistsError) as raised:
+        with _raises(RequestAlreadyExistsError) as raised:
             store.create(pending_request(request_id="req-dup"))
 
         assert isinstance(raised.value, GovernanceError)
         assert raised.value.request_id == "req-dup"
         assert "req-dup" in str(raised.value)
         assert store.get("req-dup") == before
-        assert store.get("req-dup").revision == 1
+        assert _stored(store, "req-dup").revision == 1
         assert len(store) == 1
 
-    def test_creating_none_is_refused_as_a_missing_argument(self, store: RequestStore) -> None:
-        with pytest.raises(MissingArgumentError) as raised:
+    def test_creating_none_is_refused_as_a_missing_argument(self) -> None:
+        store = self.make_store()
+        with _raises(MissingArgumentError) as raised:
             store.create(None)  # type: ignore[arg-type]
 
         assert isinstance(raised.value, TypeError)
@@ -131,7 +523,8 @@ class RequestStoreContract:
     # -- try_store ----------------------------------------------------------------------------
 
     def test_try_store_at_the_stored_revision_replaces_the_snapshot_and_bumps_the_revision(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         created = store.create(approved_request())
         changed = _with_note(created, "second look")
 
@@ -143,27 +536,31 @@ class RequestStoreContract:
         assert store.get(created.request_id) == stored
 
     def test_try_store_ignores_the_revision_carried_by_the_incoming_request(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         created = store.create(approved_request())
 
         stored = store.try_store(_with_note(created, "x").model_copy(update={"revision": 41}), 0)
 
         assert stored is not None
         assert stored.revision == 1
-        assert store.get(created.request_id).revision == 1
+        assert _stored(store, created.request_id).revision == 1
 
-    def test_successive_writes_each_bump_the_revision_by_one(self, store: RequestStore) -> None:
+    def test_successive_writes_each_bump_the_revision_by_one(self) -> None:
+        store = self.make_store()
         current = store.create(approved_request())
 
         for expected in range(1, 6):
-            current = store.try_store(_with_note(current, str(expected)), current.revision)
-            assert current is not None
-            assert current.revision == expected
+            stored = store.try_store(_with_note(current, str(expected)), current.revision)
+            assert stored is not None
+            assert stored.revision == expected
+            current = stored
 
         assert store.get(current.request_id) == current
 
     def test_try_store_at_a_stale_revision_answers_none_and_changes_nothing(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         created = store.create(approved_request())
         first = store.try_store(_with_note(created, "winner"), 0)
 
@@ -171,18 +568,20 @@ class RequestStoreContract:
 
         assert stale is None
         assert store.get(created.request_id) == first
-        assert store.get(created.request_id).revision == 1
-        assert store.get(created.request_id).metadata["Note"] == "winner"
+        assert _stored(store, created.request_id).revision == 1
+        assert _stored(store, created.request_id).metadata["Note"] == "winner"
 
     def test_try_store_at_a_future_revision_answers_none_and_changes_nothing(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         created = store.create(approved_request())
 
         assert store.try_store(_with_note(created, "ahead"), 3) is None
         assert store.get(created.request_id) == created
 
     def test_try_store_of_an_unknown_id_answers_none_and_stores_nothing(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         existing = store.create(approved_request())
 
         assert store.try_store(approved_request(request_id="never-created"), 0) is None
@@ -190,27 +589,31 @@ class RequestStoreContract:
         assert len(store) == 1
         assert store.get(existing.request_id) == existing
 
-    def test_try_store_of_none_is_refused_as_a_missing_argument(self, store: RequestStore) -> None:
-        with pytest.raises(MissingArgumentError):
+    def test_try_store_of_none_is_refused_as_a_missing_argument(self) -> None:
+        store = self.make_store()
+        with _raises(MissingArgumentError):
             store.try_store(None, 0)  # type: ignore[arg-type]
 
     # -- require / store_next -----------------------------------------------------------------
 
-    def test_require_returns_the_stored_snapshot(self, store: RequestStore) -> None:
+    def test_require_returns_the_stored_snapshot(self) -> None:
+        store = self.make_store()
         created = store.create(approved_request())
 
         assert store.require(created.request_id) == created
 
-    @pytest.mark.parametrize("blank", ["", "   ", None])
-    def test_require_refuses_a_blank_id(self, store: RequestStore, blank: str | None) -> None:
-        with pytest.raises(InvalidArgumentError) as raised:
-            store.require(blank)  # type: ignore[arg-type]
+    def test_require_refuses_a_blank_id(self) -> None:
+        store = self.make_store()
+        for blank in ("", "   ", None):
+            with _raises(InvalidArgumentError) as raised:
+                store.require(blank)  # type: ignore[arg-type]
 
-        assert isinstance(raised.value, ValueError)
+            assert isinstance(raised.value, ValueError), repr(blank)
 
     def test_require_of_an_unknown_id_raises_not_found_naming_it(
-            self, store: RequestStore) -> None:
-        with pytest.raises(RequestNotFoundError) as raised:
+            self) -> None:
+        store = self.make_store()
+        with _raises(RequestNotFoundError) as raised:
             store.require("req-missing")
 
         assert isinstance(raised.value, LookupError)
@@ -218,11 +621,12 @@ class RequestStoreContract:
         assert "req-missing" in str(raised.value)
 
     def test_store_next_at_a_stale_revision_raises_concurrency_with_the_expected_revision(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         created = store.create(approved_request(request_id="req-stale"))
         winner = store.store_next(_with_note(created, "winner"), 0)
 
-        with pytest.raises(RequestConcurrencyError) as raised:
+        with _raises(RequestConcurrencyError) as raised:
             store.store_next(_with_note(created, "loser"), 0)
 
         assert raised.value.request_id == "req-stale"
@@ -230,8 +634,9 @@ class RequestStoreContract:
         assert "req-stale" in str(raised.value)
         assert store.get("req-stale") == winner
 
-    def test_store_next_of_an_unknown_id_raises_not_found(self, store: RequestStore) -> None:
-        with pytest.raises(RequestNotFoundError) as raised:
+    def test_store_next_of_an_unknown_id_raises_not_found(self) -> None:
+        store = self.make_store()
+        with _raises(RequestNotFoundError) as raised:
             store.store_next(approved_request(request_id="req-ghost"), 0)
 
         assert raised.value.request_id == "req-ghost"
@@ -239,7 +644,8 @@ class RequestStoreContract:
 
     # -- ordering and indexes -----------------------------------------------------------------
 
-    def test_all_orders_requests_by_creation_time_then_id(self, store: RequestStore) -> None:
+    def test_all_orders_requests_by_creation_time_then_id(self) -> None:
+        store = self.make_store()
         t0, t1 = BASE_TIME, BASE_TIME + timedelta(minutes=1)
         specs = [("req-b", t1), ("req-c", t0), ("req-a", t1), ("req-d", t0)]
         shuffled = specs[:]
@@ -250,7 +656,8 @@ class RequestStoreContract:
         assert [r.request_id for r in store.all()] == ["req-c", "req-d", "req-a", "req-b"]
 
     def test_get_by_state_id_returns_only_that_state_in_creation_order(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         store.create(approved_request(request_id="req-2", now=BASE_TIME + timedelta(seconds=2)))
         store.create(approved_request(request_id="other", state_id="other-state", now=BASE_TIME))
         store.create(pending_request(request_id="req-1", now=BASE_TIME + timedelta(seconds=1)))
@@ -260,7 +667,8 @@ class RequestStoreContract:
         assert store.get_by_state_id("nobody") == []
 
     def test_get_pending_returns_pending_requests_filtered_by_reason_in_order(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         store.create(pending_request(PendingReason.QUOTA, request_id="quota",
                                      now=BASE_TIME + timedelta(seconds=3)))
         store.create(pending_request(PendingReason.SCHEDULE, request_id="schedule",
@@ -275,7 +683,8 @@ class RequestStoreContract:
         assert store.get_pending(PendingReason.APPROVAL) == []
 
     def test_get_pending_due_returns_pending_requests_past_their_deadline_in_order(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         store.create(pending_request(request_id="due-late", expires_at=BASE_TIME,
                                      now=BASE_TIME + timedelta(seconds=2)))
         store.create(pending_request(request_id="due-early", expires_at=BASE_TIME,
@@ -292,7 +701,8 @@ class RequestStoreContract:
             BASE_TIME + timedelta(hours=2))] == ["due-early", "due-late", "not-yet"]
 
     def test_a_request_leaves_the_due_list_once_it_is_no_longer_pending(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         created = store.create(pending_request(request_id="due", expires_at=BASE_TIME))
         later = BASE_TIME + timedelta(minutes=1)
         assert [r.request_id for r in store.get_pending_due(later)] == ["due"]
@@ -304,7 +714,8 @@ class RequestStoreContract:
         assert store.get_pending_due(later) == []
 
     def test_get_pending_approvals_due_finds_pending_requirements_past_their_deadline(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         due = PolicyRequirement.approval("bob", "sign-off", ExpiresAt=BASE_TIME)
         later = PolicyRequirement.approval("bob", "sign-off",
                                            ExpiresAt=BASE_TIME + timedelta(hours=1))
@@ -317,7 +728,8 @@ class RequestStoreContract:
         assert store.get_pending_approvals_due(BASE_TIME - timedelta(seconds=1)) == []
 
     def test_get_pending_by_state_id_combines_state_status_and_reason(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         store.create(pending_request(PendingReason.QUOTA, request_id="mine-quota"))
         store.create(pending_request(PendingReason.SCHEDULE, request_id="mine-schedule"))
         store.create(pending_request(PendingReason.QUOTA, request_id="theirs",
@@ -331,7 +743,8 @@ class RequestStoreContract:
         assert store.get_pending_by_state_id("nobody") == []
 
     def test_pending_queries_follow_a_write_that_changes_the_status(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         pending = store.create(pending_request(PendingReason.QUOTA, request_id="req-p"))
         approved = store.create(approved_request(request_id="req-a"))
 
@@ -344,7 +757,8 @@ class RequestStoreContract:
         assert [r.request_id for r in store.get_pending_by_state_id(STATE_ID)] == ["req-a"]
 
     def test_state_id_index_follows_a_write_that_moves_the_request(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         created = store.create(approved_request(request_id="req-move"))
         moved = created.model_copy(update={"scope": RequestScope(
             state_id="new-state", state_type="VersionedState",
@@ -356,7 +770,8 @@ class RequestStoreContract:
         assert [r.request_id for r in store.get_by_state_id("new-state")] == ["req-move"]
         assert store.get_by_state_id("new-state")[0].revision == 1
 
-    def test_queries_return_the_latest_snapshots(self, store: RequestStore) -> None:
+    def test_queries_return_the_latest_snapshots(self) -> None:
+        store = self.make_store()
         created = store.create(pending_request(request_id="req-latest"))
         latest = store.try_store(_with_note(created, "v2"), 0)
 
@@ -364,7 +779,8 @@ class RequestStoreContract:
         assert store.get_pending() == [latest]
         assert store.all() == [latest]
 
-    def test_a_stale_write_does_not_change_any_index(self, store: RequestStore) -> None:
+    def test_a_stale_write_does_not_change_any_index(self) -> None:
+        store = self.make_store()
         created = store.create(pending_request(request_id="req-idx"))
         store.try_store(_with_note(created, "fresh"), 0)
 
@@ -376,7 +792,8 @@ class RequestStoreContract:
     # -- concurrency --------------------------------------------------------------------------
 
     def test_writers_racing_from_one_revision_produce_exactly_one_winner(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         current = store.create(approved_request(request_id="req-race"))
         for round_no in range(RACE_ROUNDS):
             barrier = threading.Barrier(RACE_THREADS)
@@ -398,12 +815,13 @@ class RequestStoreContract:
 
             winners = [r for r in results if r is not None]
             assert len(winners) == 1, f"round {round_no}: {len(winners)} winners"
-            current = store.get("req-race")
+            current = _stored(store, "req-race")
             assert current == winners[0]
             assert current.revision == round_no + 1
 
     def test_creators_racing_on_one_id_produce_exactly_one_request(
-            self, store: RequestStore) -> None:
+            self) -> None:
+        store = self.make_store()
         for round_no in range(RACE_ROUNDS):
             request_id = f"req-create-{round_no}"
             barrier = threading.Barrier(RACE_THREADS)
@@ -452,7 +870,7 @@ class RequestQueryStoreContract:
     each query returns, and in exactly which order. Subclasses implement ``make_store`` (a store
     that is both a ``RequestStore`` and a ``RequestQueryStore``).
 
-    The seeded store (``seeded``), by creation time::
+    The seeded store (``make_seeded_store``), by creation time::
 
         q-0-idle              t0    PENDING (manual review)
         q-granted             t0    approval by ann granted at t0+10 → APPROVED
@@ -470,10 +888,12 @@ class RequestQueryStoreContract:
         """A new, empty store that implements ``RequestStore`` and ``RequestQueryStore``."""
         raise NotImplementedError
 
-    @pytest.fixture
-    def seeded(self) -> Any:
+    def make_seeded_store(self) -> Any:
+        """A new store from ``make_store`` holding the requests listed in the class docstring."""
         store = self.make_store()
-        assert isinstance(store, RequestStore) and isinstance(store, RequestQueryStore)
+        assert isinstance(store, RequestStore), f"{type(store).__name__} is no RequestStore"
+        assert isinstance(store, RequestQueryStore), (
+            f"{type(store).__name__} is no RequestQueryStore")
         clock = FixedClock(T0)
         workflow = ApprovalWorkflowManager(store, clock=clock)
 
@@ -518,13 +938,15 @@ class RequestQueryStoreContract:
     # -- query ----------------------------------------------------------------------------------
 
     def test_an_empty_query_returns_every_request_by_creation_time_then_id(
-            self, seeded: Any) -> None:
+            self) -> None:
+        seeded = self.make_seeded_store()
         assert _ids(seeded.query(MutationRequestQuery())) == [
             "q-0-idle", "q-granted", "q-approved", "q-granted-late", "q-review", "q-wait-a",
             "q-wait-b", "q-rejected", "q-lifecycle-approved"]
 
     def test_a_query_returns_only_matching_requests_as_their_latest_snapshots(
-            self, seeded: Any) -> None:
+            self) -> None:
+        seeded = self.make_seeded_store()
         approved = seeded.query(MutationRequestQuery(
             lifecycle=LifecycleFilter(statuses={RequestStatus.APPROVED})))
 
@@ -532,7 +954,8 @@ class RequestQueryStoreContract:
                                   "q-lifecycle-approved"]
         assert all(r == seeded.get(r.request_id) for r in approved)
 
-    def test_query_groups_are_combined_with_and(self, seeded: Any) -> None:
+    def test_query_groups_are_combined_with_and(self) -> None:
+        seeded = self.make_seeded_store()
         query = MutationRequestQuery(
             lifecycle=LifecycleFilter(statuses={RequestStatus.PENDING}),
             metadata=MetadataFilter(values={"Ticket": "OPS-1"}))
@@ -542,7 +965,8 @@ class RequestQueryStoreContract:
             scope=ScopeFilter(request_ids={"q-review"}),
             lifecycle=LifecycleFilter(statuses={RequestStatus.APPROVED}))) == []
 
-    def test_a_query_follows_later_writes(self, seeded: Any) -> None:
+    def test_a_query_follows_later_writes(self) -> None:
+        seeded = self.make_seeded_store()
         pending = MutationRequestQuery(lifecycle=LifecycleFilter(statuses={RequestStatus.PENDING}))
         LifecycleManager(seeded).cancel("q-review", MutationContext.user("ops"))
 
@@ -550,7 +974,8 @@ class RequestQueryStoreContract:
         assert "q-review" in _ids(seeded.query(MutationRequestQuery(
             lifecycle=LifecycleFilter(statuses={RequestStatus.CANCELED}))))
 
-    def test_query_results_are_new_lists_each_time(self, seeded: Any) -> None:
+    def test_query_results_are_new_lists_each_time(self) -> None:
+        seeded = self.make_seeded_store()
         first = seeded.query(MutationRequestQuery())
         first.clear()
 
@@ -559,11 +984,13 @@ class RequestQueryStoreContract:
     # -- pending requests and the approval queue ------------------------------------------------
 
     def test_pending_requests_are_every_pending_request_in_creation_order(
-            self, seeded: Any) -> None:
+            self) -> None:
+        seeded = self.make_seeded_store()
         assert _ids(seeded.get_pending_requests()) == [
             "q-0-idle", "q-review", "q-wait-a", "q-wait-b"]
 
-    def test_pending_requests_are_narrowed_by_a_query(self, seeded: Any) -> None:
+    def test_pending_requests_are_narrowed_by_a_query(self) -> None:
+        seeded = self.make_seeded_store()
         query = MutationRequestQuery(scope=ScopeFilter(request_ids={"q-review", "q-approved"}))
 
         assert _ids(seeded.get_pending_requests(query)) == ["q-review"]
@@ -571,7 +998,8 @@ class RequestQueryStoreContract:
             "q-0-idle", "q-review", "q-wait-a", "q-wait-b"]
 
     def test_the_approval_queue_holds_requests_pending_for_approval_in_creation_order(
-            self, seeded: Any) -> None:
+            self) -> None:
+        seeded = self.make_seeded_store()
         assert _ids(seeded.get_pending_approval_queue()) == ["q-wait-a", "q-wait-b"]
         assert _ids(seeded.get_pending_approval_queue(
             RequestQueries.pending_approval_queue())) == ["q-wait-a", "q-wait-b"]
@@ -581,25 +1009,22 @@ class RequestQueryStoreContract:
     # -- recent approvals -----------------------------------------------------------------------
 
     def test_recent_approvals_default_to_approved_or_executed_requests_latest_first(
-            self, seeded: Any) -> None:
+            self) -> None:
+        seeded = self.make_seeded_store()
         # q-lifecycle-approved has no GRANTED decision: its updated_at (t0+12) orders it.
         assert _ids(seeded.get_recent_approvals()) == [
             "q-granted-late", "q-lifecycle-approved", "q-granted"]
 
-    @pytest.mark.parametrize(("take", "expected"), [
-        (None, ["q-granted-late", "q-lifecycle-approved", "q-granted"]),
-        (-1, ["q-granted-late", "q-lifecycle-approved", "q-granted"]),
-        (0, []),
-        (1, ["q-granted-late"]),
-        (2, ["q-granted-late", "q-lifecycle-approved"]),
-        (99, ["q-granted-late", "q-lifecycle-approved", "q-granted"]),
-    ])
-    def test_recent_approvals_keep_the_first_take_when_take_is_not_negative(
-            self, seeded: Any, take: int | None, expected: list[str]) -> None:
-        assert _ids(seeded.get_recent_approvals(take=take)) == expected
+    def test_recent_approvals_keep_the_first_take_when_take_is_not_negative(self) -> None:
+        seeded = self.make_seeded_store()
+        every = ["q-granted-late", "q-lifecycle-approved", "q-granted"]
+        for take, expected in ((None, every), (-1, every), (0, []), (1, every[:1]),
+                               (2, every[:2]), (99, every)):
+            assert _ids(seeded.get_recent_approvals(take=take)) == expected, f"take={take}"
 
     def test_recent_approvals_only_list_requests_with_approval_activity(
-            self, seeded: Any) -> None:
+            self) -> None:
+        seeded = self.make_seeded_store()
         every_status = MutationRequestQuery()
 
         found = _ids(seeded.get_recent_approvals(every_status))
@@ -631,7 +1056,8 @@ class RequestQueryStoreContract:
     # -- pending approvals ----------------------------------------------------------------------
 
     def test_pending_approvals_default_to_pending_requirements_of_waiting_requests(
-            self, seeded: Any) -> None:
+            self) -> None:
+        seeded = self.make_seeded_store()
         views = seeded.get_pending_approvals()
 
         assert [(v.request.request_id, v.approval.approver_id, v.approval.step_order)
@@ -653,7 +1079,8 @@ class RequestQueryStoreContract:
         assert [v.approval.approval_id for v in views[1:]] == sorted(
             v.approval.approval_id for v in views[1:])
 
-    def test_pending_approvals_follow_an_approval_query(self, seeded: Any) -> None:
+    def test_pending_approvals_follow_an_approval_query(self) -> None:
+        seeded = self.make_seeded_store()
         decided = seeded.get_pending_approvals(ApprovalQuery(
             approval_statuses={ApprovalRequirementStatus.APPROVED,
                                ApprovalRequirementStatus.REJECTED}))
@@ -668,7 +1095,8 @@ class RequestQueryStoreContract:
     # -- recent decisions -----------------------------------------------------------------------
 
     def test_recent_decisions_run_latest_first_then_by_update_then_request_id(
-            self, seeded: Any) -> None:
+            self) -> None:
+        seeded = self.make_seeded_store()
         views = seeded.get_recent_decisions()
         head = [(v.request.request_id, v.decision.code) for v in views[:7]]
 
@@ -683,14 +1111,16 @@ class RequestQueryStoreContract:
         assert len(views) == sum(len(r.decisions) for r in seeded.all())
 
     def test_decisions_at_one_time_are_ordered_by_request_update_before_request_id(
-            self, seeded: Any) -> None:
+            self) -> None:
+        seeded = self.make_seeded_store()
         at_t0 = [v.request.request_id for v in seeded.get_recent_decisions(
             DecisionQuery(from_timestamp=T0, to_timestamp=T0))]
 
         # q-granted (updated t0+10) before q-0-idle (updated t0), although "q-0" < "q-g".
         assert at_t0 == ["q-granted"] * 3 + ["q-0-idle"] * 2
 
-    def test_recent_decisions_take_and_filter(self, seeded: Any) -> None:
+    def test_recent_decisions_take_and_filter(self) -> None:
+        seeded = self.make_seeded_store()
         assert seeded.get_recent_decisions(take=0) == []
         assert len(seeded.get_recent_decisions(take=2)) == 2
         assert len(seeded.get_recent_decisions(take=-5)) == len(seeded.get_recent_decisions())
@@ -701,7 +1131,8 @@ class RequestQueryStoreContract:
         assert seeded.get_recent_decisions(DecisionQuery.recent_version_resolutions()) == []
 
     def test_recent_decisions_are_narrowed_by_the_decision_actor_and_the_request_query(
-            self, seeded: Any) -> None:
+            self) -> None:
+        seeded = self.make_seeded_store()
         by_ann = seeded.get_recent_decisions(DecisionQuery(actor_ids={"ann"}))
         on_b = seeded.get_recent_decisions(DecisionQuery(
             request_query=MutationRequestQuery(scope=ScopeFilter(request_ids={"q-wait-b"}))))
