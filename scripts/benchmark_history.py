@@ -1,7 +1,7 @@
 """The main job: benchmark the commits of main that have no results for this machine yet, publish
 the dashboard (offline), and say how to open it.
 
-Usage: python scripts/benchmark_history.py [--max-commits N] [--machine NAME] [--list] [--serve]
+Usage: python -m scripts.benchmark_history [--max-commits N] [--machine NAME] [--list] [--serve]
 
 Which commits: the first-parent line of ``main`` (oldest first), keeping those on which the
 ``governance`` package exists and whose package differs from their parent's (a change under
@@ -32,11 +32,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-from benchmarks.callgrind import counter_machine_name, valgrind_version  # noqa: E402
+from benchmarks.callgrind import counter_machine_name, valgrind_version
 
+ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MACHINE = "governance-2vcpu"
 COUNTER_BENCH = "Instruction"
 """Selects the instruction counters (``*Instructions``, ``*InstructionRatioToFloor``)."""
@@ -220,7 +218,8 @@ def select_commits(candidates: list[str], machine: str, max_commits: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_history",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--max-commits", type=int, default=30,
                         help="benchmark at most this many missing commits, newest first "
                              "(default 30)")

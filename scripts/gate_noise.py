@@ -7,9 +7,9 @@ benchmark's largest ratio over the runs, and the overall spread, from which the 
 chosen (README, "The PR gate").
 
 With ``--load``, every run happens while a load generator keeps every core busy
-(``cpu_load.py``): the spread a gate run on a busy machine sees.
+(``scripts/cpu_load.py``): the spread a gate run on a busy machine sees.
 
-Usage: python scripts/gate_noise.py [BASE] [--runs N] [--load] [--json OUT]
+Usage: python -m scripts.gate_noise [BASE] [--runs N] [--load] [--json OUT]
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import tempfile
 from contextlib import nullcontext
 from pathlib import Path
 
+from scripts.cpu_load import saturated_cpus
+from scripts.pr_gate import DEFAULT_BENCH
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from cpu_load import saturated_cpus  # noqa: E402
-from pr_gate import DEFAULT_BENCH  # noqa: E402
 
 
 def parse_ratios(output: str) -> dict[str, float]:
@@ -53,7 +53,8 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.gate_noise",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("base", nargs="?", default="main")
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--load", action="store_true",
@@ -71,9 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         git(clone, "-c", "user.name=gate", "-c", "user.email=gate@localhost",
             "commit", "-qam", "A/A: same code")
         base, head = git(clone, "rev-parse", "HEAD~1"), git(clone, "rev-parse", "HEAD")
-        sys.path.insert(0, str(clone / "scripts"))
-        config = subprocess.run([sys.executable, str(clone / "scripts" / "asv_config.py"),
-                                 "gate"], check=True, capture_output=True,
+        config = subprocess.run([sys.executable, "-m", "scripts.asv_config", "gate"],
+                                cwd=clone, check=True, capture_output=True,
                                 text=True).stdout.strip()
         env = {**os.environ, "COLUMNS": "240"}
         runs: list[dict[str, float]] = []

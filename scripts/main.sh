@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 ensure_debian_packages valgrind
 ensure_venv "test,bench,browser"
-exec .venv/bin/python scripts/benchmark_history.py "$@"
+exec .venv/bin/python -m scripts.benchmark_history "$@"

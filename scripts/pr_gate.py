@@ -21,7 +21,7 @@ the verdict and every compared figure as JSON, whatever the verdict.
 
 Results go to ``.asv/gate/results`` (git-ignored), never into the committed ``results/``.
 
-Usage: python scripts/pr_gate.py [BASE] [HEAD] [--factor F] [--counter-factor F]
+Usage: python -m scripts.pr_gate [BASE] [HEAD] [--factor F] [--counter-factor F]
        [--bench REGEX] [--counter-bench REGEX] [--machine NAME] [--confirm N]
        [--summary-json PATH]
 """
@@ -41,9 +41,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scripts.asv_config import redirected_config
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from asv_config import redirected_config  # noqa: E402
 
 STAGES = r"^bench_(orchestration|resolution|handoff|recording)\."
 # The governance suites' timings. The real/floor ratio twins are left out: each is a ratio of
@@ -460,7 +460,8 @@ def asv_continuous_runner(base_hash: str, head_hash: str, factor: float, machine
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.pr_gate",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("base", nargs="?", default="main")
     parser.add_argument("head", nargs="?", default="HEAD")
     parser.add_argument("--factor", type=float, default=DEFAULT_FACTOR,

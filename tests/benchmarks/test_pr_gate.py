@@ -22,13 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.callgrind import dump_instructions, run_counter_child
+from scripts import pr_gate
+from scripts.cpu_load import saturated_cpus
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import pr_gate  # noqa: E402
-from cpu_load import saturated_cpus  # noqa: E402
-
-from benchmarks.callgrind import dump_instructions, run_counter_child  # noqa: E402
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -63,7 +61,7 @@ def _branch(clone: Path, name: str, edit: Path, old: str, new: str) -> None:
 
 
 def _run_gate(clone: Path, env: dict[str, str], head: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(clone / "scripts" / "pr_gate.py"), "main", head],
+    return subprocess.run([sys.executable, "-m", "scripts.pr_gate", "main", head],
                           cwd=clone, env=env, capture_output=True, text=True, timeout=1500)
 
 
