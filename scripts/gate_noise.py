@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -25,26 +24,15 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from scripts.cpu_load import saturated_cpus
-from scripts.pr_gate import DEFAULT_BENCH
+from scripts.pr_gate import DEFAULT_BENCH, comparison_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_ratios(output: str) -> dict[str, float]:
-    """Benchmark → after/before ratio, from asv's comparison table (the ratio is the cell just
-    before the benchmark's name)."""
-    ratios: dict[str, float] = {}
-    for line in output.splitlines():
-        cells = [c for c in re.split(r"[|\s]+", line.strip()) if c]
-        for index, cell in enumerate(cells):
-            if cell.startswith("bench_") and index > 0:
-                ratio = cells[index - 1].lstrip("~")
-                try:
-                    ratios[" ".join(cells[index:])] = float(ratio)
-                except ValueError:
-                    pass
-                break
-    return ratios
+    """Benchmark -> after/before ratio, from asv's comparison table (rows without a ratio,
+    ``n/a``, left out)."""
+    return {row.name: row.ratio for row in comparison_rows(output) if row.ratio is not None}
 
 
 def git(cwd: Path, *args: str) -> str:

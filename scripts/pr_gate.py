@@ -97,24 +97,55 @@ def broken_benchmarks(output: str) -> dict[str, str]:
     return broken
 
 
-def _marked_rows(output: str, mark: str) -> list[str]:
-    names = []
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One row of the comparison table ``asv continuous`` and ``asv compare`` print."""
+
+    mark: str
+    """``+`` worse, ``-`` better, ``""`` unchanged, ``x`` not comparable (the benchmark's
+    version changed), ``!`` failed on the after side, ``*`` failed on the before side."""
+    before: str
+    after: str
+    ratio: float | None
+    """after / before as printed (``~`` dropped: a change asv finds not significant); None
+    where asv prints ``n/a``."""
+    name: str
+    """The benchmark, parameters in parentheses, with a ``[machine/env]`` suffix when the
+    table compares several environments."""
+
+
+def comparison_rows(output: str) -> list[ComparisonRow]:
+    """Every row of every comparison table in ``output`` (asv 0.6 prints GitHub-style tables,
+    one per group with ``--split``: ``| Change | Before [..] | After [..] | Ratio | Benchmark
+    (Parameter) |``); other lines are skipped."""
+    rows = []
     for line in output.splitlines():
-        cells = ([c.strip() for c in line.strip().strip("|").split("|")] if "|" in line
-                 else line.split())
-        if cells and cells[0] == mark:
-            names.append(cells[-1])
-    return names
+        line = line.strip()
+        if len(line) < 2 or not (line.startswith("|") and line.endswith("|")):
+            continue
+        cells = [cell.strip() for cell in line[1:-1].split("|")]
+        if len(cells) < 5 or cells[0] == "Change" or all(set(c) <= set("-:") for c in cells):
+            continue
+        mark, before, after, ratio = cells[:4]
+        rows.append(ComparisonRow(mark, before, after, _ratio(ratio), " | ".join(cells[4:])))
+    return rows
+
+
+def _ratio(cell: str) -> float | None:
+    try:
+        return float(cell.lstrip("~"))
+    except ValueError:
+        return None
 
 
 def regressed_benchmarks(output: str) -> list[str]:
     """Names on the rows asv marks with ``+`` (worse) in its comparison table."""
-    return _marked_rows(output, "+")
+    return [row.name for row in comparison_rows(output) if row.mark == "+"]
 
 
 def improved_benchmarks(output: str) -> list[str]:
     """Names on the rows asv marks with ``-`` (better) in its comparison table."""
-    return _marked_rows(output, "-")
+    return [row.name for row in comparison_rows(output) if row.mark == "-"]
 
 
 def selection_regex(name: str) -> str:
