@@ -1,7 +1,7 @@
 """The main job: benchmark the commits of main that have no results for this machine yet, publish
 the dashboard (offline), and say how to open it.
 
-Usage: python -m scripts.benchmark_history [--max-commits N] [--machine NAME] [--list] [--serve]
+Usage: python -m scripts.benchmark_history [--max-commits N] [--machine NAME] [--list]
 
 Which commits: the first-parent line of ``main`` (oldest first), keeping those on which the
 ``governance`` package exists and whose package differs from their parent's (a change under
@@ -21,14 +21,12 @@ counts do not depend on the host's speed, so they form a series of their own.
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import os
 import platform
 import subprocess
 import sys
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -192,16 +190,6 @@ def publish() -> None:
     subprocess.run(["bash", str(ROOT / "scripts" / "publish.sh")], cwd=ROOT, check=True)
 
 
-def serve(port: int) -> None:
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(ROOT / "html"))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
-        print(f"== serving the dashboard on http://127.0.0.1:{port}/ (Ctrl-C stops)", flush=True)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-
-
 def select_commits(candidates: list[str], machine: str, max_commits: int,
                    fill: bool) -> list[str]:
     """Of ``candidates``, those without results for ``machine`` (the newest ``max_commits``),
@@ -236,9 +224,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true",
                         help="only list the commits that would be benchmarked")
     parser.add_argument("--no-publish", action="store_true", help="skip publishing")
-    parser.add_argument("--serve", action="store_true",
-                        help="serve html/ on 127.0.0.1 after publishing")
-    parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
 
     candidates = benchmarkable_commits()
@@ -265,10 +250,6 @@ def main(argv: list[str] | None = None) -> int:
             status = run_commits(counters, args.counter_machine, COUNTER_BENCH) or status
     if not args.no_publish:
         publish()
-        print("== open the dashboard: python -m http.server --bind 127.0.0.1 -d html 8080, "
-              "then http://127.0.0.1:8080/", flush=True)
-        if args.serve:
-            serve(args.port)
     return status
 
 

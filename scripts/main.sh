@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Main job: benchmark the commits of main that lack results for this machine, publish the
 # dashboard for offline use, and say how to open it. Options: see
-# `bash scripts/main.sh --help` (e.g. --max-commits N, --serve, --list).
+# `bash scripts/main.sh --help` (e.g. --max-commits N, --machine NAME, --list).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh

@@ -28,6 +28,7 @@ done
 .venv/bin/python -m scripts.offline_dashboard "$html_dir"
 
 echo
-echo "Dashboard written to $(cd "$html_dir" && pwd). Serve it (local only) with:"
-echo "  python -m http.server --bind 127.0.0.1 -d $html_dir 8080"
-echo "and open http://127.0.0.1:8080/"
+echo "Dashboard written to $(cd "$html_dir" && pwd). View it with:"
+echo "  .venv/bin/asv preview --html-dir $html_dir --port 8080"
+echo "and open http://127.0.0.1:8080/ (asv preview listens on every interface; to keep it to this"
+echo "host: python -m http.server --bind 127.0.0.1 -d $html_dir 8080)"
