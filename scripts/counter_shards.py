@@ -50,6 +50,7 @@ from typing import Any
 from benchmarks.callgrind import valgrind_version
 from scripts import benchmark_history
 from scripts.asv_config import redirected_config
+from scripts.machines import MachineMismatch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -323,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         commits = [c.strip() for c in args.commits.split(",") if c.strip()]
         try:
             status, folder = run_shard(commits, args.name)
-        except (ValueError, RuntimeError, subprocess.CalledProcessError) as error:
+        except (ValueError, RuntimeError, MachineMismatch,
+                subprocess.CalledProcessError) as error:
             print(f"counter_shards run: {error}", file=sys.stderr)
             return 2
         print(f"== shard {args.name}: {len(commits)} commit(s), results in {folder}", flush=True)

@@ -24,6 +24,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from scripts.cpu_load import saturated_cpus
+from scripts.machines import MachineMismatch, machine_name
 from scripts.pr_gate import DEFAULT_BENCH, comparison_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the per-run ratios here")
     args = parser.parse_args(argv)
 
+    try:
+        machine = machine_name()
+    except MachineMismatch as error:
+        print(f"gate_noise: {error}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="gate-noise-") as tmp:
         clone = Path(tmp) / "repo"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
@@ -69,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             with saturated_cpus(1200) if args.load else nullcontext():
                 result = subprocess.run(
                     [sys.executable, "-m", "asv", "continuous", "--config", config,
-                     "--machine", os.environ.get("ASV_MACHINE", "governance-2vcpu"),
+                     "--machine", machine,
                      "--factor", "1", "--no-only-changed", "-b", DEFAULT_BENCH, base, head],
                     cwd=clone, env=env, capture_output=True, text=True)
             ratios = parse_ratios(result.stdout)
