@@ -1,7 +1,7 @@
 """Write a copy of asv.conf.json whose results and html go under ``.asv/<name>/`` and print its
 path. Quick, dry and PR-gate runs use such a copy, so they can never write into ``results/``.
 
-Usage: python scripts/asv_config.py NAME
+Usage: python -m scripts.asv_config NAME
 """
 
 from __future__ import annotations

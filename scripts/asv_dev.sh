@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 ensure_venv "test,bench,browser"
-config=$(.venv/bin/python scripts/asv_config.py dev)
+config=$(.venv/bin/python -m scripts.asv_config dev)
 .venv/bin/asv machine --yes --machine governance-dev >/dev/null
 exec .venv/bin/asv run --config "$config" --machine governance-dev --python=same --quick \
   --dry-run --show-stderr "$@"

@@ -1,7 +1,7 @@
 """The main job: benchmark the commits of main that have no results for this machine yet, publish
 the dashboard (offline), and say how to open it.
 
-Usage: python scripts/benchmark_history.py [--max-commits N] [--machine NAME] [--list] [--serve]
+Usage: python -m scripts.benchmark_history [--max-commits N] [--machine NAME] [--list]
 
 Which commits: the first-parent line of ``main`` (oldest first), keeping those on which the
 ``governance`` package exists and whose package differs from their parent's (a change under
@@ -10,7 +10,9 @@ benchmarks or results installs the very same package as its parent, and asv alwa
 benchmark suite from the working tree, so its numbers would be its parent's again. Of those, the
 ones without a result file for the machine are run, the newest ``--max-commits`` of them.
 Results go to ``results/<machine>/`` under one stable machine name per
-hardware class, never under the hostname.
+hardware class, never under the hostname (``scripts/machines.py``: ``$ASV_MACHINE``, else the
+machine recorded under ``results/`` with this host's hardware, else a name derived from the
+hardware); a name recorded with other hardware is refused (exit 2).
 
 Two series per commit: the timings (every benchmark but the instruction counters) under the
 hardware's machine name, and the instruction counters (``*Instruction*`` benchmarks, one valgrind
@@ -21,23 +23,21 @@ counts do not depend on the host's speed, so they form a series of their own.
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import os
 import platform
 import subprocess
 import sys
 import time
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-from benchmarks.callgrind import counter_machine_name, valgrind_version  # noqa: E402
+from benchmarks.callgrind import counter_machine_name, valgrind_version
+from scripts import machines
+from scripts.machines import MACHINE_FILE, RESULTS, Hardware, MachineMismatch, machine_name
 
-DEFAULT_MACHINE = "governance-2vcpu"
+ROOT = Path(__file__).resolve().parents[1]
 COUNTER_BENCH = "Instruction"
 """Selects the instruction counters (``*Instructions``, ``*InstructionRatioToFloor``)."""
 TIMING_BENCH = f"^(?!.*{COUNTER_BENCH})"
@@ -50,11 +50,6 @@ HASHFILE = ROOT / ".asv" / "pending-commits.txt"
 def git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True,
                           text=True).stdout
-
-
-def machine_name() -> str:
-    """The stable machine name: ``$ASV_MACHINE`` or one name for this hardware class."""
-    return os.environ.get("ASV_MACHINE", DEFAULT_MACHINE)
 
 
 def counter_machine() -> str:
@@ -86,12 +81,12 @@ def benchmarkable_commits() -> list[str]:
 
 def commits_with_results(machine: str) -> set[str]:
     """Commit hashes (8-character prefixes) with a result file for ``machine``."""
-    folder = ROOT / "results" / machine
+    folder = RESULTS / machine
     if not folder.is_dir():
         return set()
     found = set()
     for path in folder.glob("*.json"):
-        if path.name == "machine.json":
+        if path.name == MACHINE_FILE:
             continue
         try:
             data = json.loads(path.read_text())
@@ -102,30 +97,21 @@ def commits_with_results(machine: str) -> set[str]:
     return found
 
 
-HARDWARE_FIELDS = ("arch", "cpu", "num_cpu")
-"""What makes two hosts one hardware class, with the memory size in whole GiB."""
-
-
-def _hardware(info: dict[str, Any]) -> tuple[Any, ...]:
-    ram = int(info.get("ram") or 0) // 2**30
-    return (*(str(info.get(key)) for key in HARDWARE_FIELDS), ram)
-
-
-def register_machine(machine: str) -> None:
+def register_machine(machine: str, results_dir: Path = RESULTS) -> None:
     """Record this machine's description (os, arch, cpu, cores, ram as asv detects them) under
     the stable name, in asv's machine file and in ``results/<machine>/machine.json``.
 
     asv writes the description into every result and draws one series per distinct
     description, so a machine already recorded keeps its recorded description as long as this
     host is of the same hardware class (a rebooted VM reports another kernel build and a few
-    hundred KB less memory; that is not another machine). A host of another class is refused:
-    its numbers would land in the same series. ``asv machine --yes --machine NAME`` would
-    store only the name: asv keeps just the values that differ from its detected defaults.
+    hundred KB less memory; that is not another machine). A host of another class is refused
+    with ``MachineMismatch``, its ``machine.json`` left as it is: its numbers would land in the
+    same series. ``asv machine --yes --machine NAME`` would store only the name: asv keeps just
+    the values that differ from its detected defaults.
     """
-    from asv.machine import Machine
-
-    _save_machine({**Machine.get_defaults(), "machine": machine}, _hardware,
-                  "(arch, cpu, cores, GiB)", "--machine or $ASV_MACHINE")
+    _save_machine({**machines.host_description(), "machine": machine},
+                  lambda recorded, host: Hardware.of(recorded).differences(Hardware.of(host)),
+                  "set $ASV_MACHINE (or --machine) to a name of its own", results_dir)
 
 
 def register_counter_machine(machine: str) -> None:
@@ -143,25 +129,36 @@ def register_counter_machine(machine: str) -> None:
         "os": platform.system(),
         "ram": "",
     }
-    _save_machine(info, lambda i: (i.get("arch"), i.get("cpu")), "(arch, counting build)",
-                  "--counter-machine or $ASV_COUNTER_MACHINE")
+    _save_machine(info, _counting_differences,
+                  "set $ASV_COUNTER_MACHINE (or --counter-machine) to a name of its own")
 
 
-def _save_machine(info: dict[str, Any], identity: Any, described: str, override: str) -> None:
+def _counting_differences(recorded: dict[str, Any], host: dict[str, Any]) -> list[str]:
+    """What decides whether two counts compare: the architecture and the counting build."""
+    return [f"{key} {recorded.get(key)!r} recorded, {host.get(key)!r} here"
+            for key in ("arch", "cpu") if recorded.get(key) != host.get(key)]
+
+
+Differences = Callable[[dict[str, Any], dict[str, Any]], list[str]]
+"""The facts in which a recorded machine description and this host's differ (none: the same
+machine)."""
+
+
+def _save_machine(info: dict[str, Any], differences: Differences, hint: str,
+                  results_dir: Path = RESULTS) -> None:
     """Save ``info`` as asv's machine and in ``results/<machine>/machine.json``; a machine
-    already recorded keeps its recorded description if ``identity`` of both is the same, and
-    is refused otherwise (its numbers would not compare with the series')."""
+    already recorded keeps its recorded description if ``differences`` finds none, and is
+    refused otherwise with ``MachineMismatch``, nothing written (its numbers would not
+    compare with the series')."""
     from asv.machine import MachineCollection
 
     machine = info["machine"]
-    path = ROOT / "results" / machine / "machine.json"
+    path = results_dir / machine / MACHINE_FILE
     if path.exists():
         recorded = {k: v for k, v in json.loads(path.read_text()).items() if k != "version"}
-        if identity(recorded) != identity(info):
-            raise SystemExit(
-                f"machine '{machine}' was recorded as {identity(recorded)} {described} but "
-                f"this host is {identity(info)}: its numbers would not compare; use another "
-                f"name ({override})")
+        found = differences(recorded, info)
+        if found:
+            raise MachineMismatch(machine, found, hint)
         info = recorded
     MachineCollection.save(machine, info)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -194,16 +191,6 @@ def publish() -> None:
     subprocess.run(["bash", str(ROOT / "scripts" / "publish.sh")], cwd=ROOT, check=True)
 
 
-def serve(port: int) -> None:
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(ROOT / "html"))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
-        print(f"== serving the dashboard on http://127.0.0.1:{port}/ (Ctrl-C stops)", flush=True)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-
-
 def select_commits(candidates: list[str], machine: str, max_commits: int,
                    fill: bool) -> list[str]:
     """Of ``candidates``, those without results for ``machine`` (the newest ``max_commits``),
@@ -220,12 +207,16 @@ def select_commits(candidates: list[str], machine: str, max_commits: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_history",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--max-commits", type=int, default=30,
                         help="benchmark at most this many missing commits, newest first "
                              "(default 30)")
-    parser.add_argument("--machine", default=machine_name(),
-                        help=f"stable machine name (default $ASV_MACHINE or {DEFAULT_MACHINE})")
+    parser.add_argument("--machine", default=None,
+                        help="stable machine name of the timings (default $ASV_MACHINE, else "
+                             "the machine recorded under results/ with this host's hardware, "
+                             "else <cpu-model>-<N>cpu-<M>gib); refused if recorded with other "
+                             "hardware")
     parser.add_argument("--counter-machine", default=counter_machine(),
                         help="machine name of the instruction counters (default "
                              "$ASV_COUNTER_MACHINE or callgrind-<python>-<arch>-valgrind<v>)")
@@ -237,13 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true",
                         help="only list the commits that would be benchmarked")
     parser.add_argument("--no-publish", action="store_true", help="skip publishing")
-    parser.add_argument("--serve", action="store_true",
-                        help="serve html/ on 127.0.0.1 after publishing")
-    parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
 
+    try:
+        machine = machine_name(args.machine)
+    except MachineMismatch as error:
+        print(f"benchmark_history: {error}", file=sys.stderr, flush=True)
+        return 2
     candidates = benchmarkable_commits()
-    timing = select_commits(candidates, args.machine, args.max_commits, args.fill)
+    timing = select_commits(candidates, machine, args.max_commits, args.fill)
     counters = select_commits(candidates, args.counter_machine, args.max_commits, args.fill)
     if args.list:
         for label, selected in (("timings", timing), ("counters", counters)):
@@ -253,23 +246,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     status = 0
-    if timing:
-        register_machine(args.machine)
-        status = run_commits(timing, args.machine, TIMING_BENCH)
-    if counters and not args.no_counters:
-        if valgrind_version() is None:
-            print("== valgrind is not installed: instruction counters not run "
-                  "(apt-get install valgrind)", file=sys.stderr, flush=True)
-            status = status or 1
-        else:
-            register_counter_machine(args.counter_machine)
-            status = run_commits(counters, args.counter_machine, COUNTER_BENCH) or status
+    try:
+        if timing:
+            register_machine(machine)
+            status = run_commits(timing, machine, TIMING_BENCH)
+        if counters and not args.no_counters:
+            if valgrind_version() is None:
+                print("== valgrind is not installed: instruction counters not run "
+                      "(apt-get install valgrind)", file=sys.stderr, flush=True)
+                status = status or 1
+            else:
+                register_counter_machine(args.counter_machine)
+                status = run_commits(counters, args.counter_machine, COUNTER_BENCH) or status
+    except MachineMismatch as error:
+        print(f"benchmark_history: {error}", file=sys.stderr, flush=True)
+        return 2
     if not args.no_publish:
         publish()
-        print("== open the dashboard: python -m http.server --bind 127.0.0.1 -d html 8080, "
-              "then http://127.0.0.1:8080/", flush=True)
-        if args.serve:
-            serve(args.port)
     return status
 
 

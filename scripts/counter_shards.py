@@ -2,9 +2,9 @@
 shards, count each shard into a folder of its own, merge the shards into ``results/``.
 
 Usage:
-    python scripts/counter_shards.py plan --shards N [--max-commits M]
-    python scripts/counter_shards.py run --commits SHA[,SHA...] --name shard-0
-    python scripts/counter_shards.py merge DIR [DIR...] [--results-dir results]
+    python -m scripts.counter_shards plan --shards N [--max-commits M]
+    python -m scripts.counter_shards run --commits SHA[,SHA...] --name shard-0
+    python -m scripts.counter_shards merge DIR [DIR...] [--results-dir results]
 
 Instruction counts do not depend on how fast or busy the host is, only on what the counter
 machine's name and description record (interpreter build, architecture, glibc, valgrind), so
@@ -47,14 +47,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.callgrind import valgrind_version
+from scripts import benchmark_history
+from scripts.asv_config import redirected_config
+from scripts.machines import MachineMismatch
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "scripts") not in sys.path:
-    sys.path.insert(0, str(ROOT / "scripts"))
-
-import benchmark_history  # noqa: E402
-from asv_config import redirected_config  # noqa: E402
-
-from benchmarks.callgrind import valgrind_version  # noqa: E402
 
 MACHINE_FILE = "machine.json"
 BENCHMARKS_FILE = "benchmarks.json"
@@ -302,7 +300,8 @@ def _plan_result(result_file: Path, machine: str, machines: dict[str, dict[str, 
 # -- command line ---------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.counter_shards",
+                                     description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     plan_parser = commands.add_parser("plan", help="print the shards as JSON")
     plan_parser.add_argument("--shards", type=int, required=True)
@@ -325,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         commits = [c.strip() for c in args.commits.split(",") if c.strip()]
         try:
             status, folder = run_shard(commits, args.name)
-        except (ValueError, RuntimeError, subprocess.CalledProcessError) as error:
+        except (ValueError, RuntimeError, MachineMismatch,
+                subprocess.CalledProcessError) as error:
             print(f"counter_shards run: {error}", file=sys.stderr)
             return 2
         print(f"== shard {args.name}: {len(commits)} commit(s), results in {folder}", flush=True)

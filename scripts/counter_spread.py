@@ -5,7 +5,7 @@ Each run is one valgrind process counting every scenario of ``benchmarks/callgri
 the ``governance`` package this interpreter imports. Spread: (max - min) / median of a counter
 over the runs, in percent.
 
-Usage: python scripts/counter_spread.py [--runs N] [--no-load] [--json PATH]
+Usage: python -m scripts.counter_spread [--runs N] [--no-load] [--json PATH]
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from benchmarks.callgrind import run_counter_child
+from scripts.cpu_load import saturated_cpus
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-from benchmarks.callgrind import run_counter_child  # noqa: E402
-from scripts.cpu_load import saturated_cpus  # noqa: E402
 
 
 def counted_runs(runs: int, *, loaded: bool, keys: list[str] | None = None
@@ -53,7 +52,8 @@ def spread(counts: list[dict[str, int]]) -> dict[str, dict[str, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.counter_spread",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-load", action="store_true", help="skip the loaded runs")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")

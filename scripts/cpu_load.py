@@ -3,7 +3,7 @@ measurement does not move with the machine's load.
 
 ``saturated_cpus(seconds)`` is a context manager: it starts one spinning process per core, each
 of which stops by itself after ``seconds`` at the latest, and stops them all when the block
-ends. From the command line: ``python scripts/cpu_load.py [--seconds S] [--workers N]``.
+ends. From the command line: ``python -m scripts.cpu_load [--seconds S] [--workers N]``.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def saturated_cpus(seconds: float, workers: int | None = None) -> Iterator[list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.cpu_load",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)

@@ -7,9 +7,9 @@ benchmark's largest ratio over the runs, and the overall spread, from which the 
 chosen (README, "The PR gate").
 
 With ``--load``, every run happens while a load generator keeps every core busy
-(``cpu_load.py``): the spread a gate run on a busy machine sees.
+(``scripts/cpu_load.py``): the spread a gate run on a busy machine sees.
 
-Usage: python scripts/gate_noise.py [BASE] [--runs N] [--load] [--json OUT]
+Usage: python -m scripts.gate_noise [BASE] [--runs N] [--load] [--json OUT]
 """
 
 from __future__ import annotations
@@ -17,34 +17,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 from contextlib import nullcontext
 from pathlib import Path
 
+from scripts.cpu_load import saturated_cpus
+from scripts.machines import MachineMismatch, machine_name
+from scripts.pr_gate import DEFAULT_BENCH, comparison_rows
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from cpu_load import saturated_cpus  # noqa: E402
-from pr_gate import DEFAULT_BENCH  # noqa: E402
 
 
 def parse_ratios(output: str) -> dict[str, float]:
-    """Benchmark → after/before ratio, from asv's comparison table (the ratio is the cell just
-    before the benchmark's name)."""
-    ratios: dict[str, float] = {}
-    for line in output.splitlines():
-        cells = [c for c in re.split(r"[|\s]+", line.strip()) if c]
-        for index, cell in enumerate(cells):
-            if cell.startswith("bench_") and index > 0:
-                ratio = cells[index - 1].lstrip("~")
-                try:
-                    ratios[" ".join(cells[index:])] = float(ratio)
-                except ValueError:
-                    pass
-                break
-    return ratios
+    """Benchmark -> after/before ratio, from asv's comparison table (rows without a ratio,
+    ``n/a``, left out)."""
+    return {row.name: row.ratio for row in comparison_rows(output) if row.ratio is not None}
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -53,7 +42,8 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.gate_noise",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("base", nargs="?", default="main")
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--load", action="store_true",
@@ -61,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the per-run ratios here")
     args = parser.parse_args(argv)
 
+    try:
+        machine = machine_name()
+    except MachineMismatch as error:
+        print(f"gate_noise: {error}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="gate-noise-") as tmp:
         clone = Path(tmp) / "repo"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
@@ -71,9 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         git(clone, "-c", "user.name=gate", "-c", "user.email=gate@localhost",
             "commit", "-qam", "A/A: same code")
         base, head = git(clone, "rev-parse", "HEAD~1"), git(clone, "rev-parse", "HEAD")
-        sys.path.insert(0, str(clone / "scripts"))
-        config = subprocess.run([sys.executable, str(clone / "scripts" / "asv_config.py"),
-                                 "gate"], check=True, capture_output=True,
+        config = subprocess.run([sys.executable, "-m", "scripts.asv_config", "gate"],
+                                cwd=clone, check=True, capture_output=True,
                                 text=True).stdout.strip()
         env = {**os.environ, "COLUMNS": "240"}
         runs: list[dict[str, float]] = []
@@ -81,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             with saturated_cpus(1200) if args.load else nullcontext():
                 result = subprocess.run(
                     [sys.executable, "-m", "asv", "continuous", "--config", config,
-                     "--machine", os.environ.get("ASV_MACHINE", "governance-2vcpu"),
+                     "--machine", machine,
                      "--factor", "1", "--no-only-changed", "-b", DEFAULT_BENCH, base, head],
                     cwd=clone, env=env, capture_output=True, text=True)
             ratios = parse_ratios(result.stdout)

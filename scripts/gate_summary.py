@@ -1,13 +1,14 @@
 """Render the PR gate's verdict file as Markdown for a GitHub job summary.
 
-Usage: python scripts/gate_summary.py VERDICT.json [--artifact NAME] >> "$GITHUB_STEP_SUMMARY"
+Usage: python -m scripts.gate_summary VERDICT.json [--artifact NAME] >> "$GITHUB_STEP_SUMMARY"
 
-``scripts/pr_gate.py --summary-json VERDICT.json`` writes the verdict whatever it is: ``pass``
-(exit 0), ``regression`` (exit 1) or ``broken`` (exit 2), with one row per compared benchmark.
-This script turns it into what a reviewer reads on the pull request's checks page: the verdict,
-the two commits and the factors, then the benchmarks that moved (counters and timings in
-separate tables, before, after and ratio, the regressions that decided the verdict marked),
-every comparison in a folded table, and each broken benchmark with its error in a folded block.
+``python -m scripts.pr_gate --summary-json VERDICT.json`` writes the verdict whatever it is:
+``pass`` (exit 0), ``regression`` (exit 1) or ``broken`` (exit 2), with one row per compared
+benchmark. This script turns it into what a reviewer reads on the pull request's checks page:
+the verdict, the two commits and the factors, then the benchmarks that moved (counters and
+timings in separate tables, before, after and ratio, the regressions that decided the verdict
+marked), every comparison in a folded table, and each broken benchmark with its error in a
+folded block.
 
 A missing verdict file (the gate stopped before deciding) renders as a note, so the summary step
 can always run; a file that is not a verdict is an error (exit 1).
@@ -293,7 +294,8 @@ def render_missing(path: Path, artifact: str | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.gate_summary",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("verdict", type=Path, help="the gate's --summary-json file")
     parser.add_argument("--artifact", help="name of the uploaded artifact to point readers to")
     args = parser.parse_args(argv)

@@ -17,11 +17,14 @@ Two kinds of figure, gated differently:
 Exit 0: unchanged or better. Exit 1: a regression (asv's comparison table is printed, then the
 regressed benchmarks). Exit 2: a benchmark is broken on either side; asv prints no table then,
 so the gate names each broken benchmark and shows its error. ``--summary-json PATH`` also writes
-the verdict and every compared figure as JSON, whatever the verdict.
+the verdict and every compared figure as JSON, whatever the verdict. A machine name recorded
+under ``results/`` with other hardware than this host's (``scripts/machines.py``) is refused
+before anything runs: exit 2, no verdict file.
 
-Results go to ``.asv/gate/results`` (git-ignored), never into the committed ``results/``.
+Results go to ``.asv/gate/results`` (git-ignored), never into the committed ``results/``, under
+this host's machine name (``$ASV_MACHINE`` or ``--machine``, else the one its hardware takes).
 
-Usage: python scripts/pr_gate.py [BASE] [HEAD] [--factor F] [--counter-factor F]
+Usage: python -m scripts.pr_gate [BASE] [HEAD] [--factor F] [--counter-factor F]
        [--bench REGEX] [--counter-bench REGEX] [--machine NAME] [--confirm N]
        [--summary-json PATH]
 """
@@ -41,9 +44,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scripts.asv_config import redirected_config
+from scripts.machines import MachineMismatch, machine_name
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from asv_config import redirected_config  # noqa: E402
 
 STAGES = r"^bench_(orchestration|resolution|handoff|recording)\."
 # The governance suites' timings. The real/floor ratio twins are left out: each is a ratio of
@@ -61,7 +65,6 @@ DEFAULT_COUNTER_FACTOR = 1.02
 DEFAULT_FACTOR = 1.5
 # Pooled reruns of the timings the first comparison finds changed; the last one decides.
 DEFAULT_CONFIRM = 2
-DEFAULT_MACHINE = os.environ.get("ASV_MACHINE", "governance-2vcpu")
 # Deterministic figures, gated on the counter factor: instruction counters and the allocation
 # twins (tracemalloc bytes and blocks of one call, which do not move with load either).
 COUNTER_MARKS = ("Instruction", "AllocatedBytes", "AllocatedBlocks")
@@ -97,24 +100,55 @@ def broken_benchmarks(output: str) -> dict[str, str]:
     return broken
 
 
-def _marked_rows(output: str, mark: str) -> list[str]:
-    names = []
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One row of the comparison table ``asv continuous`` and ``asv compare`` print."""
+
+    mark: str
+    """``+`` worse, ``-`` better, ``""`` unchanged, ``x`` not comparable (the benchmark's
+    version changed), ``!`` failed on the after side, ``*`` failed on the before side."""
+    before: str
+    after: str
+    ratio: float | None
+    """after / before as printed (``~`` dropped: a change asv finds not significant); None
+    where asv prints ``n/a``."""
+    name: str
+    """The benchmark, parameters in parentheses, with a ``[machine/env]`` suffix when the
+    table compares several environments."""
+
+
+def comparison_rows(output: str) -> list[ComparisonRow]:
+    """Every row of every comparison table in ``output`` (asv 0.6 prints GitHub-style tables,
+    one per group with ``--split``: ``| Change | Before [..] | After [..] | Ratio | Benchmark
+    (Parameter) |``); other lines are skipped."""
+    rows = []
     for line in output.splitlines():
-        cells = ([c.strip() for c in line.strip().strip("|").split("|")] if "|" in line
-                 else line.split())
-        if cells and cells[0] == mark:
-            names.append(cells[-1])
-    return names
+        line = line.strip()
+        if len(line) < 2 or not (line.startswith("|") and line.endswith("|")):
+            continue
+        cells = [cell.strip() for cell in line[1:-1].split("|")]
+        if len(cells) < 5 or cells[0] == "Change" or all(set(c) <= set("-:") for c in cells):
+            continue
+        mark, before, after, ratio = cells[:4]
+        rows.append(ComparisonRow(mark, before, after, _ratio(ratio), " | ".join(cells[4:])))
+    return rows
+
+
+def _ratio(cell: str) -> float | None:
+    try:
+        return float(cell.lstrip("~"))
+    except ValueError:
+        return None
 
 
 def regressed_benchmarks(output: str) -> list[str]:
     """Names on the rows asv marks with ``+`` (worse) in its comparison table."""
-    return _marked_rows(output, "+")
+    return [row.name for row in comparison_rows(output) if row.mark == "+"]
 
 
 def improved_benchmarks(output: str) -> list[str]:
     """Names on the rows asv marks with ``-`` (better) in its comparison table."""
-    return _marked_rows(output, "-")
+    return [row.name for row in comparison_rows(output) if row.mark == "-"]
 
 
 def selection_regex(name: str) -> str:
@@ -257,7 +291,8 @@ class GateOptions:
     counter_factor: float = DEFAULT_COUNTER_FACTOR
     bench: str = DEFAULT_BENCH
     counter_bench: str = DEFAULT_COUNTER_BENCH
-    machine: str = DEFAULT_MACHINE
+    machine: str | None = None
+    """None: this host's machine name (``scripts.machines.machine_name``)."""
     confirm: int = DEFAULT_CONFIRM
     summary_json: Path | None = None
 
@@ -268,10 +303,12 @@ def run_gate(base: str, head: str, options: GateOptions = GateOptions(),
     started = time.monotonic()
     base_hash, head_hash = base, head
     if runner is None:
+        machine = machine_name(options.machine)
         base_hash, head_hash = rev_parse(base), rev_parse(head)
-        print(f"== gate: {base} ({base_hash[:8]}) -> {head} ({head_hash[:8]}), counters factor "
-              f"{options.counter_factor}, timings factor {options.factor}", flush=True)
-        runner = asv_continuous_runner(base_hash, head_hash, options.factor, options.machine)
+        print(f"== gate: {base} ({base_hash[:8]}) -> {head} ({head_hash[:8]}) on machine "
+              f"'{machine}', counters factor {options.counter_factor}, timings factor "
+              f"{options.factor}", flush=True)
+        runner = asv_continuous_runner(base_hash, head_hash, options.factor, machine)
     verdict = Verdict("pass", 0, base, head, base_hash, head_hash, options.counter_factor,
                       options.factor)
     status = _decide(runner, options, verdict, started)
@@ -460,7 +497,8 @@ def asv_continuous_runner(base_hash: str, head_hash: str, factor: float, machine
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.pr_gate",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("base", nargs="?", default="main")
     parser.add_argument("head", nargs="?", default="HEAD")
     parser.add_argument("--factor", type=float, default=DEFAULT_FACTOR,
@@ -471,7 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bench", default=DEFAULT_BENCH, help="the timings compared")
     parser.add_argument("--counter-bench", default=DEFAULT_COUNTER_BENCH,
                         help="the instruction counters compared")
-    parser.add_argument("--machine", default=DEFAULT_MACHINE)
+    parser.add_argument("--machine", default=None,
+                        help="machine name of the gate's results (default $ASV_MACHINE, else "
+                             "the name this host's hardware takes)")
     parser.add_argument("--confirm", type=int, default=DEFAULT_CONFIRM,
                         help="pooled reruns of changed timings (0: no confirmation)")
     parser.add_argument("--summary-json", type=Path, default=None,
@@ -479,7 +519,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = GateOptions(args.factor, args.counter_factor, args.bench, args.counter_bench,
                           args.machine, args.confirm, args.summary_json)
-    return run_gate(args.base, args.head, options)
+    try:
+        return run_gate(args.base, args.head, options)
+    except MachineMismatch as error:
+        print(f"pr_gate: {error}", file=sys.stderr, flush=True)
+        return 2
 
 
 if __name__ == "__main__":

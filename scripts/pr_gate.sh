@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 ensure_debian_packages valgrind
 ensure_venv "test,bench,browser"
-exec .venv/bin/python scripts/pr_gate.py "$@"
+exec .venv/bin/python -m scripts.pr_gate "$@"

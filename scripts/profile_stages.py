@@ -20,7 +20,7 @@ These are in-process figures for reading a profile; the numbers that count are t
 benchmarks' (``bench_orchestration``, ``bench_resolution``, ``bench_handoff``,
 ``bench_recording``).
 
-Usage: python scripts/profile_stages.py [--calls N] [--cprofile] [--records]
+Usage: python -m scripts.profile_stages [--calls N] [--cprofile] [--records]
 """
 
 from __future__ import annotations
@@ -33,14 +33,10 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.common import EXPECTED_VERSION, STALE_VERSION  # noqa: E402
-from benchmarks.fixtures_execution import (  # noqa: E402
+from benchmarks.common import EXPECTED_VERSION, STALE_VERSION
+from benchmarks.fixtures_execution import (
     ExecutionFixture,
     FloorFixture,
     VersionedState,
@@ -251,7 +247,8 @@ def records_versus_floor(rounds: int) -> tuple[float, float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.profile_stages",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--records", action="store_true")

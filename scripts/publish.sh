@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Publishes the asv dashboard so that it works without internet access:
 #   bash scripts/publish.sh [asv publish options, e.g. --html-dir DIR or a commit range]
-# = `.venv/bin/asv publish`, then scripts/offline_dashboard.py on the html directory (the asv
-# plugin asv_plugins/offline_dashboard.py already does that step; running it again is harmless).
+# = `.venv/bin/asv publish`, then `python -m scripts.offline_dashboard` on the html directory
+# (the asv plugin asv_plugins/offline_dashboard.py already does that step; running it again is
+# harmless).
 # Needs npm the first time (it runs `npm ci` in dashboard/ to get the pinned JS libraries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,9 +25,10 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 done
 
 .venv/bin/asv publish "$@"
-.venv/bin/python scripts/offline_dashboard.py "$html_dir"
+.venv/bin/python -m scripts.offline_dashboard "$html_dir"
 
 echo
-echo "Dashboard written to $(cd "$html_dir" && pwd). Serve it (local only) with:"
-echo "  python -m http.server --bind 127.0.0.1 -d $html_dir 8080"
-echo "and open http://127.0.0.1:8080/"
+echo "Dashboard written to $(cd "$html_dir" && pwd). View it with:"
+echo "  .venv/bin/asv preview --html-dir $html_dir --port 8080"
+echo "and open http://127.0.0.1:8080/ (asv preview listens on every interface; to keep it to this"
+echo "host: python -m http.server --bind 127.0.0.1 -d $html_dir 8080)"

@@ -16,13 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.callgrind import counter_machine_name, valgrind_version
+from scripts import benchmark_history, counter_shards
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import benchmark_history  # noqa: E402
-import counter_shards  # noqa: E402
-
-from benchmarks.callgrind import counter_machine_name, valgrind_version  # noqa: E402
 
 MACHINE = "callgrind-cpython3.11.7-x86_64-valgrind3.19.0"
 ENV = "virtualenv-py3.11-pydantic2.13.5"
@@ -263,13 +260,13 @@ def test_shards_from_two_kernels_publish_as_one_series(tmp_path: Path,
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A clone of the committed history with this working tree's shard script, main at HEAD."""
+    """A clone of the committed history with this working tree's scripts, main at HEAD."""
     path = tmp_path_factory.mktemp("shards") / "repo"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(path)], check=True)
     _git(path, "checkout", "-q", _git(ROOT, "rev-parse", "HEAD"))
     _git(path, "checkout", "-q", "-B", "main")
-    (path / "scripts" / "counter_shards.py").write_bytes(
-        (ROOT / "scripts" / "counter_shards.py").read_bytes())
+    for script in (ROOT / "scripts").glob("*.py"):
+        (path / "scripts" / script.name).write_bytes(script.read_bytes())
     # The committed history already holds counts: the clone starts without them, as a
     # repository with a backlog does.
     shutil.rmtree(path / "results" / counter_machine_name(), ignore_errors=True)
@@ -284,7 +281,7 @@ def test_two_shards_counted_apart_merge_into_one_published_series(clone: Path,
     env = {**os.environ, "HOME": str(tmp_path / "home"),
            "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR",
                                            str(Path.home() / ".cache" / "pip"))}
-    script = [sys.executable, "scripts/counter_shards.py"]
+    script = [sys.executable, "-m", "scripts.counter_shards"]
     plan = json.loads(subprocess.run([*script, "plan", "--shards", "2", "--max-commits", "2"],
                                      cwd=clone, env=env, check=True, capture_output=True,
                                      text=True).stdout)

@@ -5,7 +5,6 @@ not move with the machine's load."""
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,9 @@ from benchmarks.bench_orchestration import (
 from benchmarks.bench_recording import OutcomeRecordingInstructions
 from benchmarks.bench_resolution import ResolveAndStoreInstructions
 from benchmarks.callgrind import InstructionCounter, SkipNotImplemented
+from scripts.cpu_load import saturated_cpus
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from cpu_load import saturated_cpus  # noqa: E402
 
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None,
                                     reason="valgrind is not installed")

@@ -22,13 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.callgrind import dump_instructions, run_counter_child
+from scripts import gate_noise, pr_gate
+from scripts.cpu_load import saturated_cpus
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import pr_gate  # noqa: E402
-from cpu_load import saturated_cpus  # noqa: E402
-
-from benchmarks.callgrind import dump_instructions, run_counter_child  # noqa: E402
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -63,7 +61,7 @@ def _branch(clone: Path, name: str, edit: Path, old: str, new: str) -> None:
 
 
 def _run_gate(clone: Path, env: dict[str, str], head: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(clone / "scripts" / "pr_gate.py"), "main", head],
+    return subprocess.run([sys.executable, "-m", "scripts.pr_gate", "main", head],
                           cwd=clone, env=env, capture_output=True, text=True, timeout=1500)
 
 
@@ -229,6 +227,63 @@ def test_the_gate_reads_regressed_rows_from_the_comparison_table() -> None:
         "bench_resolution.ResolveAndStore.time_matching_version"]
     assert pr_gate.improved_benchmarks(output) == [
         "bench_handoff.EngineHandoff.time_wrap_and_execute"]
+
+
+# What ``asv continuous --split`` prints (asv 0.6.6): one GitHub-style table per group, the
+# Change cell empty on an unchanged row, ``~`` on a ratio asv finds not significant, ``n/a``
+# where a side has no number, a ``[machine/env]`` suffix when several environments compare.
+SPLIT_OUTPUT = """\
+[ 50.00%] ··· bench_recording.OutcomeRecording.time_refused                       failed
+Benchmarks that have got worse:
+
+| Change   | Before [aaaaaaaa] <main>   | After [bbbbbbbb] <pr>   |   Ratio | Benchmark (Parameter)                                                        |
+|----------|----------------------------|-------------------------|---------|------------------------------------------------------------------------------|
+| +        | 10.1±0.3μs                 | 12.4±0.2μs              |    1.23 | bench_resolution.ResolveAndStore.time_matching_version                       |
+| +        | 1.00M                      | 1.30M                   |    1.3  | bench_resolution.ResolveAndStoreHistoryLength.track_instructions(64, 'tail') |
+
+Benchmarks that have stayed the same:
+
+| Change   | Before [aaaaaaaa] <main>   | After [bbbbbbbb] <pr>   | Ratio   | Benchmark (Parameter)                                                                                         |
+|----------|----------------------------|-------------------------|---------|---------------------------------------------------------------------------------------------------------------|
+|          | 5.00±0.1μs                 | 5.01±0.1μs              | ~1.00   | bench_handoff.EngineHandoff.time_wrap_and_execute                                                             |
+| -        | 20.0±0.3μs                 | 15.0±0.2μs              | 0.75    | bench_orchestration.ExecuteApproved.time_matching_version [governance-2vcpu/virtualenv-py3.11-pydantic2.13.5] |
+| x        | 1.00μs                     | 2.00μs                  | 2.00    | bench_queries.Queries.time_changed_version                                                                    |
+| !        | 1.00μs                     | failed                  | n/a     | bench_recording.OutcomeRecording.time_refused                                                                 |
+
+SOME BENCHMARKS HAVE CHANGED SIGNIFICANTLY.
+"""  # noqa: E501
+
+
+def test_the_comparison_table_is_read_row_by_row_across_split_tables() -> None:
+    rows = pr_gate.comparison_rows(SPLIT_OUTPUT)
+
+    assert [(r.mark, r.ratio, r.name) for r in rows] == [
+        ("+", 1.23, "bench_resolution.ResolveAndStore.time_matching_version"),
+        ("+", 1.3, "bench_resolution.ResolveAndStoreHistoryLength.track_instructions"
+                   "(64, 'tail')"),
+        ("", 1.0, "bench_handoff.EngineHandoff.time_wrap_and_execute"),
+        ("-", 0.75, "bench_orchestration.ExecuteApproved.time_matching_version "
+                    "[governance-2vcpu/virtualenv-py3.11-pydantic2.13.5]"),
+        ("x", 2.0, "bench_queries.Queries.time_changed_version"),
+        ("!", None, "bench_recording.OutcomeRecording.time_refused"),
+    ]
+    assert (rows[0].before, rows[0].after) == ("10.1±0.3μs", "12.4±0.2μs")
+    assert rows[-1].after == "failed"
+
+
+def test_the_gate_and_the_noise_measurement_read_the_same_rows() -> None:
+    """The PR gate's marks and the A/A noise measurement's ratios come from one parser."""
+    assert pr_gate.regressed_benchmarks(SPLIT_OUTPUT) == [
+        "bench_resolution.ResolveAndStore.time_matching_version",
+        "bench_resolution.ResolveAndStoreHistoryLength.track_instructions(64, 'tail')"]
+    assert pr_gate.improved_benchmarks(SPLIT_OUTPUT) == [
+        "bench_orchestration.ExecuteApproved.time_matching_version "
+        "[governance-2vcpu/virtualenv-py3.11-pydantic2.13.5]"]
+    ratios = gate_noise.parse_ratios(SPLIT_OUTPUT)
+    assert ratios == {row.name: row.ratio for row in pr_gate.comparison_rows(SPLIT_OUTPUT)
+                      if row.ratio is not None}
+    assert "bench_recording.OutcomeRecording.time_refused" not in ratios
+    assert pr_gate.comparison_rows("BENCHMARKS NOT SIGNIFICANTLY CHANGED.") == []
 
 
 def _table(*names: str, mark: str = "+") -> str:

@@ -7,11 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.common import EXPECTED_VERSION
+from benchmarks.fixtures_execution import ExecutionFixture
+from scripts import profile_stages
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_stage_profile_reports_each_stage_and_the_whole_call() -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "profile_stages.py"),
+    result = subprocess.run([sys.executable, "-m", "scripts.profile_stages",
                              "--calls", "20", "--cprofile"],
                             cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
     out = result.stdout
@@ -28,14 +32,6 @@ def test_the_stage_profile_reports_each_stage_and_the_whole_call() -> None:
 
 
 def test_the_records_alone_are_the_records_a_real_execution_builds() -> None:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import profile_stages
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    from benchmarks.common import EXPECTED_VERSION
-    from benchmarks.fixtures_execution import ExecutionFixture
-
     real_fixture = ExecutionFixture(EXPECTED_VERSION)
     real = real_fixture.execute(real_fixture.g.ResolutionStrategy.REJECT_STALE)
     alone_fixture = ExecutionFixture(EXPECTED_VERSION)
@@ -55,7 +51,7 @@ def test_the_records_alone_are_the_records_a_real_execution_builds() -> None:
 
 
 def test_the_records_option_prints_both_ratios_to_the_floor() -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "profile_stages.py"),
+    result = subprocess.run([sys.executable, "-m", "scripts.profile_stages",
                              "--calls", "20", "--records"],
                             cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
 

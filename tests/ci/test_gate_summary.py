@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from scripts import gate_summary
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import gate_summary  # noqa: E402
 
 
 def render_fixture(name: str) -> str:
@@ -133,17 +132,16 @@ def test_markdown_in_names_and_errors_is_contained() -> None:
 
 
 def test_command_line_prints_markdown_and_handles_a_missing_verdict(tmp_path: Path) -> None:
-    script = ROOT / "scripts" / "gate_summary.py"
-    done = subprocess.run([sys.executable, str(script), str(FIXTURES / "verdict-broken.json")],
+    script = [sys.executable, "-m", "scripts.gate_summary"]
+    done = subprocess.run([*script, str(FIXTURES / "verdict-broken.json")], cwd=ROOT,
                           capture_output=True, text=True, check=True)
     assert done.stdout.startswith("## 💥 Benchmark gate")
-    missing = subprocess.run([sys.executable, str(script), str(tmp_path / "none.json"),
+    missing = subprocess.run([*script, str(tmp_path / "none.json"),
                               "--artifact", "benchmark-comparison"],
-                             capture_output=True, text=True)
+                             cwd=ROOT, capture_output=True, text=True)
     assert missing.returncode == 0
     assert "no verdict" in missing.stdout and "`benchmark-comparison`" in missing.stdout
     bad = tmp_path / "bad.json"
     bad.write_text('{"verdict": "maybe"}')
-    broken = subprocess.run([sys.executable, str(script), str(bad)], capture_output=True,
-                            text=True)
+    broken = subprocess.run([*script, str(bad)], cwd=ROOT, capture_output=True, text=True)
     assert broken.returncode == 1 and "unknown verdict 'maybe'" in broken.stderr
