@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Publishes the asv dashboard so that it works without internet access:
 #   bash scripts/publish.sh [asv publish options, e.g. --html-dir DIR or a commit range]
-# = `.venv/bin/asv publish`, then scripts/offline_dashboard.py on the html directory (the asv
-# plugin asv_plugins/offline_dashboard.py already does that step; running it again is harmless).
-# Needs npm the first time (it runs `npm ci` in dashboard/ to get the pinned JS libraries).
+# = `.venv/bin/asv publish` (whose plugin asv_plugins/offline_dashboard.py writes the stages and
+# changes pages and makes the site offline), then `python -m scripts.offline_dashboard` on the html
+# directory again (harmless; it checks the site). Needs npm the first time (`npm ci` in dashboard/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/asv ]; then
@@ -24,7 +24,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 done
 
 .venv/bin/asv publish "$@"
-.venv/bin/python scripts/offline_dashboard.py "$html_dir"
+.venv/bin/python -m scripts.offline_dashboard "$html_dir"
 
 echo
 echo "Dashboard written to $(cd "$html_dir" && pwd). Serve it (local only) with:"
