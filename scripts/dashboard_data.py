@@ -166,7 +166,8 @@ def load_series(results_dir: Path, benchmarks: Mapping[str, Any],
                         samples[i] if i < len(samples) else None)
     series = []
     for (machine, env), by_commit in sorted(grouped.items()):
-        commits = [CommitResults(c, by_commit[c]) for c in sorted(by_commit, key=lambda c: position[c])]
+        ordered = sorted(by_commit, key=lambda c: position[c])
+        commits = [CommitResults(c, by_commit[c]) for c in ordered]
         series.append(Series(machine, env, commits))
     if len({s.machine for s in series}) < len(series):  # one machine, several environments
         series = [Series(f"{s.machine} {s.env}", s.env, s.commits) for s in series]
@@ -190,10 +191,9 @@ def moved(kind: Kind, before: Measurement, after: Measurement) -> Direction | No
     if kind == "counter":
         if a == 0:
             return None if b == 0 else "worse"
-        change = b / a - 1
-        if abs(change) <= COUNTER_SPREAD:
+        if abs(b - a) <= COUNTER_SPREAD * abs(a):
             return None
-        return "worse" if change > 0 else "better"
+        return "worse" if b > a else "better"
     from asv.commands.compare import _is_result_better
 
     ss_a = (before.stats, before.samples) if before.stats else None
