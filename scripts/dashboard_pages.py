@@ -29,7 +29,7 @@ import math
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -563,11 +563,18 @@ def stages_page(site: Site) -> str:
 # --------------------------------------------------------------------------- asv's pages
 
 
-def fix_summaries(html_dir: Path) -> int:
+Spread = Callable[[str, str, int], "float | None"]
+
+
+def fix_summaries(html_dir: Path, spread: Spread | None = None) -> int:
     """Make every ``summary.json`` row (asv's Benchmark list) show the latest result of its
-    series instead of asv's fitted step level. Returns the number of rows changed."""
+    series instead of asv's fitted step level, with that result's own spread (half its 99 %
+    confidence interval: *spread(machine, name, revision)*), or none. Returns the number of
+    rows changed."""
     changed = 0
     for path in sorted((html_dir / "graphs").rglob("summary.json")):
+        machine = next((part.removeprefix("machine-") for part in path.parts
+                        if part.startswith("machine-")), "")
         rows = json.loads(path.read_text(encoding="utf-8"))
         for row in rows:
             graph = path.parent / f"{row['name']}.json"
@@ -579,10 +586,26 @@ def fix_summaries(html_dir: Path) -> int:
             revision, value = point
             if (row.get("last_value"), row.get("last_rev")) != (value, revision):
                 changed += 1
-            # asv's spread belongs to its fitted level, not to one result.
-            row.update(last_value=value, last_rev=revision, last_err=None)
+            name = row.get("pretty_name") or row["name"]
+            error = spread(machine, name, revision) if spread else None
+            row.update(last_value=value, last_rev=revision, last_err=error)
         path.write_text(json.dumps(rows, separators=(",", ":")), encoding="utf-8")
     return changed
+
+
+def result_spread(site: Site) -> Spread:
+    """Half the 99 % confidence interval asv stored for a result (None where it stored none)."""
+    by_machine = {s.machine: {c.commit: c.values for c in s.commits} for s in site.series}
+
+    def spread(machine: str, name: str, revision: int) -> float | None:
+        commit = site.revision_to_hash.get(str(revision), "")
+        found = by_machine.get(machine, {}).get(commit, {}).get(name)
+        stats = found.stats if found else None
+        if not stats or stats.get("ci_99_a") is None or stats.get("ci_99_b") is None:
+            return None
+        return (float(stats["ci_99_b"]) - float(stats["ci_99_a"])) / 2
+
+    return spread
 
 
 def fix_index(site: Site) -> None:
@@ -776,7 +799,7 @@ def build_pages(html_dir: Path, *, results_dir: Path, repo: Path = ROOT,
     (html_dir / CHANGES_PAGE).write_text(changes_page(site, listed, flagged), encoding="utf-8")
     (html_dir / STAGES_PAGE).write_text(stages_page(site), encoding="utf-8")
     (html_dir / EXTRAS_JS).write_text(extras_script(site, flagged), encoding="utf-8")
-    fixed = fix_summaries(html_dir)
+    fixed = fix_summaries(html_dir, result_spread(site))
     fix_index(site)
     inject_into_index(html_dir)
     measures: tuple[Measure, ...] = ("timings", "counters")

@@ -234,16 +234,27 @@ def test_the_benchmark_list_gets_the_latest_result_not_the_fitted_level(tmp_path
     (folder / f"{E2E}.json").write_text(json.dumps([[1, 70e-6], [2, 40e-6], [3, 65e-6]]))
     (folder / "bench_g.S.time_q.json").write_text(json.dumps([[1, [1.0, 2.0]], [3, [None, 4.0]]]))
     fitted = [{"name": E2E, "idx": None, "last_rev": 3, "last_value": 41e-6, "last_err": 1e-6},
-              {"name": "bench_g.S.time_q", "idx": 0, "last_rev": 3, "last_value": 1.1,
-               "last_err": 0.1},
-              {"name": "bench_g.S.time_q", "idx": 1, "last_rev": 3, "last_value": 3.0,
-               "last_err": 0.1}]
+              {"name": "bench_g.S.time_q", "pretty_name": "bench_g.S.time_q(1)", "idx": 0,
+               "last_rev": 3, "last_value": 1.1, "last_err": 0.1},
+              {"name": "bench_g.S.time_q", "pretty_name": "bench_g.S.time_q(2)", "idx": 1,
+               "last_rev": 3, "last_value": 3.0, "last_err": 0.1}]
     (folder / "summary.json").write_text(json.dumps(fitted))
     assert pages.fix_summaries(tmp_path) == 3
     rows = json.loads((folder / "summary.json").read_text())
     assert [(r["last_rev"], r["last_value"], r["last_err"]) for r in rows] == [
         (3, 65e-6, None), (1, 1.0, None), (3, 4.0, None)]
     assert pages.fix_summaries(tmp_path) == 0
+    # With the result's own spread (half its 99 % interval) where asv stored one.
+    seen: list[tuple[str, str, int]] = []
+
+    def spread(machine: str, name: str, revision: int) -> float | None:
+        seen.append((machine, name, revision))
+        return 2e-6 if name == E2E else None
+
+    pages.fix_summaries(tmp_path, spread)
+    rows = json.loads((folder / "summary.json").read_text())
+    assert [r["last_err"] for r in rows] == [2e-6, None, None]
+    assert seen[0] == ("x", E2E, 3)
 
 
 def test_commit_subjects_come_from_git_and_fall_back_to_the_hash(tmp_path: Path) -> None:
