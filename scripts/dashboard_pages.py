@@ -273,7 +273,8 @@ g.commit:hover rect.slot {{ fill: #f3f6fa; }}
 # --------------------------------------------------------------------------- changes page
 
 
-def _change_rows(site: Site, commit: str, items: list[Change]) -> tuple[str, int, int]:
+def _change_rows(site: Site, commit: str, items: list[Change],
+                 flagged: set[tuple[str, str]]) -> tuple[str, int, int]:
     rows, acknowledged, unexplained = [], 0, 0
     by_suite: dict[str, list[Change]] = defaultdict(list)
     for change in items:
@@ -287,7 +288,9 @@ def _change_rows(site: Site, commit: str, items: list[Change]) -> tuple[str, int
                 if entry is None:
                     unexplained += 1
                     classes.append("unexplained")
-                    status = "worse, not in accepted-changes.toml"
+                    status = "worse, not in accepted-changes.toml" + (
+                        " (on the regressions page)" if (change.name, commit) in flagged
+                        else " (not on the regressions page)")
                 else:
                     acknowledged += 1
                     classes.append("acknowledged")
@@ -311,6 +314,7 @@ _HEAD = ("<thead><tr><th>benchmark</th><th>before</th><th>after</th><th>change</
 
 
 def changes_page(site: Site, listed: list[CommitChanges], flagged: list[Flagged]) -> str:
+    flagged_at = {(f.name, f.commit) for f in flagged}
     sections = []
     for entry in listed:
         commit = entry.commit
@@ -334,7 +338,7 @@ def changes_page(site: Site, listed: list[CommitChanges], flagged: list[Flagged]
             if not items:
                 parts.append(f'<h4>{title}</h4><p class="none">nothing moved ({rule})</p>')
                 continue
-            rows, acknowledged, unexplained = _change_rows(site, commit, items)
+            rows, acknowledged, unexplained = _change_rows(site, commit, items, flagged_at)
             worse = sum(c.direction == "worse" for c in items)
             parts.append(
                 f'<h4>{title} <small>{len(items)} moved ({rule}): {worse} worse, '

@@ -5,6 +5,7 @@ stages stacked, the latest values."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -282,3 +283,59 @@ def test_the_repository_url_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         "https://mirror.example.org/g"
     config = json.loads((ROOT / "asv.conf.json").read_text())
     assert "repository_url" in config
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def _site(tmp_path: Path) -> pages.Site:
+    order = ["a" * 40, "b" * 40]
+    entry = AcceptedChange(1, "bbbbbbb", ("bench_orchestration.ExecuteApproved*.track_*",),
+                           "figures", "Correctness, accepted. More text.")
+    series = [_series("callgrind", [
+        (order[0], {COUNTER: 1000.0, "bench_recording.OutcomeRecordingInstructions.track_x": 50.0,
+                    "bench_resolution.ResolveAndStoreInstructions.track_y": 80.0}),
+        (order[1], {COUNTER: 1100.0, "bench_recording.OutcomeRecordingInstructions.track_x": 60.0,
+                    "bench_resolution.ResolveAndStoreInstructions.track_y": 70.0})])]
+    return pages.Site(tmp_path, {}, order, 8, series, [entry], {order[1]: "Second <commit>"},
+                      order, "", {"1": order[0], "2": order[1]})
+
+
+def test_the_changes_page_marks_each_worse_figure_acknowledged_or_not(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    listed = changes(site.series, {}, site.order)
+    flagged = [pages.Flagged("bench_recording.OutcomeRecordingInstructions.track_x", "callgrind",
+                             site.order[1], site.order[0], 50.0, 60.0, None)]
+    text = pages.changes_page(site, listed, flagged)
+    assert text.index('id="commit-bbbbbbbb"') < text.index('id="commit-aaaaaaaa"')
+    assert "Second &lt;commit&gt;" in text  # subjects are escaped
+    rows = {line.split('data-name="')[1].split('"')[0]: line
+            for line in text.splitlines() if "data-name=" in line}
+    assert 'class="worse acknowledged"' in rows[COUNTER]
+    assert 'href="#accepted-1-bbbbbbb">Correctness, accepted.</a>' in rows[COUNTER]
+    recording = rows["bench_recording.OutcomeRecordingInstructions.track_x"]
+    assert 'class="worse unexplained"' in recording and "(on the regressions page)" in recording
+    assert 'class="better"' in rows["bench_resolution.ResolveAndStoreInstructions.track_y"]
+    assert 'data-flagged="1" data-acknowledged="0"' in text
+    assert 'id="accepted-1-bbbbbbb"' in text
+
+
+def test_index_html_gets_the_pages_and_the_extras_once(tmp_path: Path) -> None:
+    import asv
+
+    shutil.copyfile(Path(asv.__file__).parent / "www" / "index.html", tmp_path / "index.html")
+    pages.inject_into_index(tmp_path)
+    once = (tmp_path / "index.html").read_text()
+    pages.inject_into_index(tmp_path)
+    assert (tmp_path / "index.html").read_text() == once
+    assert once.count('href="stages.html"') == once.count('href="changes.html"') == 1
+    assert once.count(f'<script src="{pages.EXTRAS_JS}"></script>') == 1
+    site = _site(tmp_path)
+    flagged = [pages.Flagged(COUNTER, "callgrind", site.order[1], site.order[0], 1.0, 2.0,
+                             site.accepted[0])]
+    script = pages.extras_script(site, flagged)
+    data = json.loads(script.split("var DATA = ", 1)[1].split(";\n", 1)[0])
+    assert data["marks"] == {f"{COUNTER} bbbbbbbb": {
+        "status": "acknowledged", "reason": "Correctness, accepted.",
+        "href": "changes.html#accepted-1-bbbbbbb"}}
+    assert (data["flagged"], data["acknowledged"]) == (1, 1)
