@@ -279,10 +279,11 @@ class AcceptedChange:
 
     @property
     def summary(self) -> str:
-        """The first sentence of *why*."""
+        """The first sentence of *why*, cut to 140 characters."""
         text = " ".join(self.why.split())
-        match = re.match(r"(.+?[.:])(\s|$)", text)
-        return match.group(1) if match else text
+        match = re.match(r"(.+?\.)(\s|$)", text)
+        sentence = match.group(1) if match else text
+        return sentence if len(sentence) <= 140 else sentence[:139].rstrip() + "\u2026"
 
 
 def load_accepted(path: Path) -> list[AcceptedChange]:

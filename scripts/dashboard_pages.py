@@ -714,39 +714,41 @@ _EXTRAS_JS = r"""(function () {
         + '<a href="changes.html#accepted">accepted changes</a>.';
       body.insertBefore(note, body.firstChild);
     }
+    /* The mark goes under the benchmark's name: an extra column would shift the columns
+       asv's sort state (sort=N in the URL) refers to. */
     var tables = display.querySelectorAll('table');
     for (var t = 0; t < tables.length; t++) {
-      var head = tables[t].querySelector('thead tr');
-      if (head && !head.querySelector('th.ack')) {
-        var th = document.createElement('th');
-        th.className = 'ack';
-        th.textContent = 'Accepted change';
-        head.appendChild(th);
-      }
       var rows = tables[t].querySelectorAll('tbody tr');
       for (var i = 0; i < rows.length; i++) {
         var row = rows[i];
         if (row.getAttribute('data-ack') || row.cells.length < 3) continue;
         var name = row.cells[0].textContent.trim();
-        var commit = row.cells[2].textContent.trim().split('..').pop();
+        var commitCell = row.cells[2];
+        var commit = commitCell.textContent.trim().split('..').pop();
         var mark = DATA.marks[name + ' ' + commit];
         row.setAttribute('data-ack', mark ? mark.status : 'unknown');
-        var td = document.createElement('td');
-        td.className = 'ack';
-        if (mark) {
-          var a = document.createElement('a');
-          a.href = mark.href;
-          a.title = mark.reason;
-          a.textContent = mark.status === 'acknowledged' ? 'acknowledged' : 'NOT explained';
-          var reason = document.createElement('small');
-          reason.textContent = mark.reason;
-          reason.style.display = 'block';
-          reason.style.maxWidth = '22em';
-          td.appendChild(a);
-          td.appendChild(reason);
-          if (mark.status !== 'acknowledged') row.style.background = '#fde2e2';
+        if (!commitCell.querySelector('a') && /^[0-9a-f]+\.\.[0-9a-f]+$/.test(
+            commitCell.textContent.trim())) {
+          /* A commit range is plain text in asv unless the repository is on GitHub. */
+          var range = document.createElement('a');
+          range.href = $.asv.main_json.show_commit_url + commit;
+          range.textContent = commitCell.textContent.trim();
+          commitCell.textContent = '';
+          commitCell.appendChild(range);
         }
-        row.appendChild(td);
+        if (!mark) continue;
+        var note = document.createElement('div');
+        note.className = 'ack ack-' + mark.status;
+        note.style.fontSize = '12px';
+        var a = document.createElement('a');
+        a.href = mark.href;
+        a.textContent = mark.status === 'acknowledged' ? 'acknowledged' : 'NOT explained';
+        a.style.fontWeight = 'bold';
+        a.style.color = mark.status === 'acknowledged' ? '#2a7a2a' : '#b00';
+        note.appendChild(a);
+        note.appendChild(document.createTextNode(': ' + mark.reason));
+        row.cells[0].appendChild(note);
+        if (mark.status !== 'acknowledged') row.style.background = '#fde2e2';
       }
     }
   }
