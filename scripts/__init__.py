@@ -1,1 +1,4 @@
-"""Tooling of the benchmark repository: the main job, the PR gate, the dashboard; run a tool with ``python -m scripts.<name>``."""
+"""Tooling of the benchmark repository: the main job, the PR gate, the dashboard.
+
+Run a tool from the repository root with ``python -m scripts.<name>``.
+"""

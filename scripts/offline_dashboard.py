@@ -7,14 +7,14 @@ copies of those libraries (``dashboard/package.json`` + ``package-lock.json``, i
 
 Usage::
 
-    python scripts/offline_dashboard.py [HTML_DIR]     # default: html
+    python -m scripts.offline_dashboard [HTML_DIR]     # default: html
 
 It is idempotent, and it exits non-zero when any external (http, https or protocol-relative)
 script, stylesheet, font or other automatic load remains in the HTML, CSS or JS of HTML_DIR.
 Plain ``<a href>`` links are navigation, not loads, and are allowed.
 
-The same logic is importable: ``make_offline(html_dir)``. Importing this file has no side
-effects; the asv plugin ``asv_plugins/offline_dashboard.py`` calls it after every
+The same logic is importable: ``scripts.offline_dashboard.make_offline(html_dir)``. Importing
+it has no side effects; the asv plugin ``asv_plugins/offline_dashboard.py`` calls it after every
 ``asv publish``.
 """
 

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Publishes the asv dashboard so that it works without internet access:
 #   bash scripts/publish.sh [asv publish options, e.g. --html-dir DIR or a commit range]
-# = `.venv/bin/asv publish`, then `python -m scripts.offline_dashboard` on the html directory
-# (the asv plugin asv_plugins/offline_dashboard.py already does that step; running it again is
-# harmless).
-# Needs npm the first time (it runs `npm ci` in dashboard/ to get the pinned JS libraries).
+# = `.venv/bin/asv publish` (whose plugin asv_plugins/offline_dashboard.py writes the stages and
+# changes pages and makes the site offline), then `python -m scripts.offline_dashboard` on the html
+# directory again (harmless; it checks the site). Needs npm the first time (`npm ci` in dashboard/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/asv ]; then

@@ -7,7 +7,7 @@ source scripts/_venv.sh
 ensure_venv "test,bench,browser"
 
 echo "== ruff"
-.venv/bin/ruff check governance tests benchmarks examples
+.venv/bin/ruff check governance tests benchmarks examples scripts asv_plugins
 echo "== mypy"
 .venv/bin/mypy governance
 echo "== pytest"

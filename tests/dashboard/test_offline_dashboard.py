@@ -1,33 +1,38 @@
-"""The published asv dashboard works without internet access.
+"""The published asv dashboard works without internet access, with the repository's own pages.
 
-* Fast: ``scripts/offline_dashboard.py`` rewrites asv's own ``www/index.html`` so that no CDN is
+* Fast: ``scripts.offline_dashboard`` rewrites asv's own ``www/index.html`` so that no CDN is
   left and every file it references exists; its checker catches external loads.
 * Slow: the dashboard published from the committed ``results/`` (or ``$DASHBOARD_RESULTS_DIR``),
   served on 127.0.0.1 and driven in headless Debian Chromium via Playwright, loads every view
-  while every request the page makes goes to 127.0.0.1.
+  while every request the page makes goes to 127.0.0.1: every grid thumbnail draws, the list
+  shows the latest results, the stages page draws every benchmarked commit, the changes page
+  lists the changes the results hold, and commit links land on a page that exists.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import itertools
 import json
 import os
 import shutil
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 
+from scripts import offline_dashboard
+
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "offline_dashboard.py"
 ARTIFACTS = ROOT / "artifacts" / "dashboard"
 CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -54,16 +59,10 @@ def _skip_or_fail(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def offline() -> ModuleType:
-    """scripts/offline_dashboard.py, imported by path (scripts/ is not a package)."""
-    name = "_test_offline_dashboard_script"
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    if shutil.which("npm") is None and module.node_modules_is_stale():
+    """The ``scripts.offline_dashboard`` module, once npm's packages can be installed."""
+    if shutil.which("npm") is None and offline_dashboard.node_modules_is_stale():
         _skip_or_fail("npm is needed to install dashboard/node_modules")
-    return module
+    return offline_dashboard
 
 
 class _Page:
@@ -162,14 +161,26 @@ def test_the_lockfile_pins_every_library_from_the_npm_registry_only(offline: Mod
 def test_asv_loads_the_publish_plugin_from_the_config() -> None:
     config = json.loads((ROOT / "asv.conf.json").read_text())
     assert ".asv_plugins.offline_dashboard" in config["plugins"]
+    # As asv 0.6.6 does it: "." (asv's main has changed into the config's folder) is on sys.path
+    # only while the plugin is imported; the plugin imports the scripts package right then.
     code = (
+        "import sys\n"
         "from asv.plugin_manager import plugin_manager\n"
         "from asv.commands.publish import Publish\n"
+        "sys.path[:] = [p for p in sys.path if p not in ('', '.', sys.argv[1])]\n"
         "plugin_manager.import_plugin('.asv_plugins.offline_dashboard')\n"
+        "assert '.' not in sys.path\n"
         "assert getattr(Publish.run.__func__, '_offline_dashboard_wrapped', False)\n"
+        "plugin = sys.modules['asv_plugins.offline_dashboard']\n"
+        "assert plugin.offline_dashboard is sys.modules['scripts.offline_dashboard']\n"
+        "assert plugin.dashboard_pages is sys.modules['scripts.dashboard_pages']\n"
+        "assert sys.modules['scripts'].__file__.startswith(sys.argv[1])\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, check=False)
+    # -S: no site-packages .pth (the editable install puts the repository on sys.path).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in sys.path if p and "site-packages" in p)}
+    result = subprocess.run([sys.executable, "-S", "-c", code, str(ROOT)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
 
 
@@ -215,6 +226,70 @@ def _expected_points(results: Path, benchmark: str) -> tuple[set[str], int]:
     return commits, points
 
 
+def _ordered_first_parent() -> list[str]:
+    config = json.loads((ROOT / "asv.conf.json").read_text())
+    order: list[str] = []
+    for branch in config.get("branches", ["master"]):
+        out = subprocess.run(["git", "rev-list", "--first-parent", "--reverse", branch],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        order += [c for c in out.split() if c not in order]
+    return order
+
+
+def _values_by_machine(results: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """{machine: {commit: {name(params): value}}} for the first-parent commits, current
+    benchmark versions only, read straight from the result files."""
+    benchmarks = json.loads((results / "benchmarks.json").read_text())
+    on_branch = _first_parent_commits()
+    found: dict[str, dict[str, dict[str, float]]] = {}
+    for path in _result_files(results):
+        data = json.loads(path.read_text())
+        if data["commit_hash"] not in on_branch:
+            continue
+        columns = data["result_columns"]
+        values = found.setdefault(path.parent.name, {}).setdefault(data["commit_hash"], {})
+        for name, row in data.get("results", {}).items():
+            if name not in benchmarks or row[columns.index("version")] != \
+                    benchmarks[name]["version"]:
+                continue
+            params = row[columns.index("params")] if "params" in columns else []
+            combos = [""]
+            for options in params or []:
+                combos = [f"{c}, {o}" if c else o for c in combos for o in options]
+            for combo, value in zip(combos, row[columns.index("result")] or [], strict=False):
+                if value is not None and value == value:
+                    values[f"{name}({combo})" if combo else name] = float(value)
+    return found
+
+
+def _expected_counter_changes(results: Path) -> set[tuple[str, str]]:
+    """(commit, benchmark) of every deterministic figure that moved from the previous
+    benchmarked commit of its machine: counters by more than 0.133 %, allocation twins at all."""
+    order = {c: i for i, c in enumerate(_ordered_first_parent())}
+    expected = set()
+    for by_commit in _values_by_machine(results).values():
+        commits = sorted(by_commit, key=order.__getitem__)
+        for before, after in itertools.pairwise(commits):
+            for name in set(by_commit[before]) & set(by_commit[after]):
+                cls = name.split("(")[0].split(".")[1]
+                a, b = by_commit[before][name], by_commit[after][name]
+                if "Instruction" in cls and abs(b - a) > 0.00133 * abs(a):
+                    expected.add((after, name))
+                elif cls.endswith(("AllocatedBytes", "AllocatedBlocks")) and a != b:
+                    expected.add((after, name))
+    return expected
+
+
+def _latest_values(results: Path) -> dict[str, dict[str, float]]:
+    """{machine: {name(params): the value at the newest commit that has one}}."""
+    order = {c: i for i, c in enumerate(_ordered_first_parent())}
+    latest: dict[str, dict[str, float]] = {}
+    for machine, by_commit in _values_by_machine(results).items():
+        for commit in sorted(by_commit, key=order.__getitem__):
+            latest.setdefault(machine, {}).update(by_commit[commit])
+    return latest
+
+
 def _param_benchmark(results: Path) -> str:
     benchmarks = json.loads((results / "benchmarks.json").read_text())
     if benchmarks.get(PREFERRED_PARAM_BENCHMARK, {}).get("params"):
@@ -250,14 +325,9 @@ def published(tmp_path: Path) -> Path:
     assert result.returncode == 0, result.stdout + result.stderr
     html = tmp_path / "html"
     assert "Making the dashboard self-contained" in result.stdout, "the asv plugin did not run"
+    assert "dashboard pages in" in result.stdout, "the asv plugin wrote no pages"
     assert "cdn" not in (html / "index.html").read_text(encoding="utf-8")
-
-    spec = importlib.util.spec_from_file_location("_published_offline_dashboard", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    module.make_offline(html)
+    offline_dashboard.make_offline(html)
     return html
 
 
@@ -299,9 +369,26 @@ _PLOT_JS = """() => {
 }"""
 
 
+# Every row of the Benchmark list against the latest results: {name(params): value}.
+_LIST_CHECK_JS = """(values) => {
+    const wrong = [];
+    let checked = 0;
+    $('#summarylist-body table:visible tbody tr').each((i, tr) => {
+        const name = $(tr).find('td').first().text().trim();
+        if (!(name in values)) return;
+        const unit = $.asv.main_json.benchmarks[name.replace(/\\(.*/, '')].unit;
+        const expected = $.asv.pretty_unit(values[name], unit);
+        const shown = $(tr).find('td.value').text().trim();
+        checked += 1;
+        if (shown !== expected) wrong.push([name, shown, expected]);
+    });
+    return {checked: checked, wrong: wrong};
+}"""
+
+
 @pytest.mark.slow
 def test_the_published_dashboard_works_offline_in_chromium(
-    browser_stack: None, served: str, tmp_path: Path,
+    browser_stack: None, published: Path, served: str, tmp_path: Path,
 ) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -309,6 +396,8 @@ def test_the_published_dashboard_works_offline_in_chromium(
     expected_commits, expected_points = _expected_points(results, GRAPH_BENCHMARK)
     assert expected_commits, f"no result for {GRAPH_BENCHMARK} in {results}"
     param_benchmark = _param_benchmark(results)
+    revision_names = sorted(json.loads((results / "benchmarks.json").read_text()))
+    published_html = Path(published)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     screenshots: list[Path] = []
     requests: list[str] = []
@@ -354,6 +443,16 @@ def test_the_published_dashboard_works_offline_in_chromium(
             assert page.locator(f'a.benchmark-container[href="#{GRAPH_BENCHMARK}"]').count() == 1
             page.wait_for_timeout(500)
             shot("grid")
+            height = page.evaluate("() => document.documentElement.scrollHeight")
+            for y in range(0, height + 900, 600):
+                page.evaluate(f"() => window.scrollTo(0, {y})")
+                page.wait_for_timeout(30)
+            page.wait_for_function(
+                "() => $('#summarygrid-display .benchmark-plot').filter("
+                "(i, el) => $(el).find('canvas').length === 0).length === 0", timeout=30_000)
+            drawn = page.locator("#summarygrid-display .benchmark-plot canvas.flot-base").count()
+            assert drawn == entries, f"{drawn} of {entries} thumbnails drawn"
+            shot("grid-scrolled")
 
             # Graph of one benchmark: one point per commit with a result.
             page.goto(f"{served}/index.html#{GRAPH_BENCHMARK}")
@@ -379,13 +478,108 @@ def test_the_published_dashboard_works_offline_in_chromium(
             assert page.locator("#graphdisplay-navigation").is_visible()
             shot("graph-params")
 
-            # Regressions page.
+            # Growth benchmarks open on a log axis.
+            growth = next((n for n in revision_names if n.startswith("bench_growth.")), None)
+            if growth is not None:
+                page.goto(f"{served}/index.html#{growth}")
+                page.wait_for_function(f"() => ({_PLOT_JS})() !== null", timeout=20_000)
+                assert "y-axis-scale=log" in page.url
+                assert page.locator("#log-scale.active").count() == 1
+                shot("graph-growth-log")
+
+            # Benchmark list: the value column is the latest result of each series.
+            param_list = json.loads((published_html / "index.json").read_text())[
+                "graph_param_list"]
+            for machine, values in _latest_values(results).items():
+                state = next(p for p in param_list if p.get("machine") == machine)
+                query = "&".join(f"{quote(k)}={quote(str(v or ''))}" for k, v in state.items())
+                page.goto(f"{served}/index.html#summarylist?{query}")
+                page.wait_for_function(
+                    "() => $('#summarylist-body table:visible tbody tr').length > 0",
+                    timeout=20_000)
+                mismatches = page.evaluate(_LIST_CHECK_JS, values)
+                assert mismatches["checked"] > 0, machine
+                assert mismatches["wrong"] == [], machine
+            shot("list")
+
+            # Regressions page: every flagged change marked acknowledged or not.
             page.goto(f"{served}/index.html#regressions")
             page.wait_for_function(
                 "() => $('#regressions-body').children().length > 0"
                 " && !/Loading\\.\\.\\./.test($('#regressions-body').text())", timeout=20_000)
             assert page.locator("#regressions-display").is_visible()
+            page.wait_for_function("() => document.getElementById('ack-summary') !== null")
+            rows = page.locator("#regressions-display table tbody tr")
+            flagged_jumps = sum(len(item[6] or []) for item in json.loads(
+                (published_html / "regressions.json").read_text())["regressions"])
+            page.wait_for_function(
+                "() => $('#regressions-display table tbody tr').not('[data-ack]').length === 0")
+            assert rows.count() == flagged_jumps
+            marks = page.evaluate(
+                "() => $('#regressions-display table tbody tr').map("
+                "(i, tr) => tr.getAttribute('data-ack')).get()")
+            assert set(marks) <= {"acknowledged", "unexplained"}, set(marks)
+            summary = page.locator("#ack-summary").inner_text()
+            assert summary.startswith(f"{flagged_jumps} flagged changes: "
+                                      f"{marks.count('acknowledged')} acknowledged"), summary
+            print(f"regressions page: {len(marks)} flagged, {marks.count('acknowledged')} "
+                  f"acknowledged, {marks.count('unexplained')} not")
             shot("regressions")
+
+            # A commit link lands on that commit's section of the changes page.
+            link = page.locator('#regressions-display a[href^="changes.html#commit-"]').first
+            href = link.get_attribute("href")
+            assert href is not None
+            link.click()
+            page.wait_for_url(f"**/{href}")
+            target = page.evaluate(
+                "() => { const el = document.getElementById(location.hash.slice(1));"
+                " return el ? el.getAttribute('data-commit') : null; }")
+            assert target is not None and target.startswith(href.rsplit("-", 1)[1])
+            assert page.locator("#missing-commit").is_hidden()
+            shot("commit-link")
+
+            # Stages page: every benchmarked commit drawn, in each of the six charts.
+            page.goto(f"{served}/stages.html")
+            by_machine = _values_by_machine(results)
+            charts = page.evaluate(
+                "() => Array.from(document.querySelectorAll('svg.stages')).map(svg => ({"
+                " measure: svg.dataset.measure, scenario: svg.dataset.scenario,"
+                " commits: Array.from(svg.querySelectorAll('g.commit'))"
+                ".map(g => g.dataset.commit),"
+                " bars: svg.querySelectorAll('rect.end-to-end').length}))")
+            for measure, marker in (("timings", GRAPH_BENCHMARK), (
+                    "counters", "bench_orchestration.ExecuteApprovedInstructions.track_")):
+                machines = [m for m, by_commit in by_machine.items()
+                            if any(k.startswith(marker) for v in by_commit.values() for k in v)]
+                drawn = [c for c in charts if c["measure"] == measure]
+                assert len(drawn) == 3 * len(machines), (measure, len(drawn))
+                for chart in drawn:
+                    assert any(set(chart["commits"]) == set(by_machine[m]) for m in machines)
+                    assert len(chart["commits"]) == len(set(chart["commits"]))
+                    assert chart["bars"] > 0
+                print(f"stages page, {measure}: {[len(c['commits']) for c in drawn]} commits")
+            page.locator("svg.stages g.commit").last.hover()
+            assert page.locator("#detail").is_visible()
+            assert page.locator("#detail").inner_text().startswith(
+                page.locator("svg.stages g.commit").last.get_attribute("data-commit")[:8])
+            shot("stages")
+
+            # Changes page: the deterministic changes the results hold, no more, no less.
+            page.goto(f"{served}/changes.html")
+            listed = page.evaluate(
+                "() => Array.from(document.querySelectorAll('table.counters tr[data-name]'))"
+                ".map(tr => [tr.closest('section').dataset.commit, tr.dataset.name])")
+            assert {tuple(item) for item in listed} == _expected_counter_changes(results)
+            sections = page.evaluate(
+                "() => Array.from(document.querySelectorAll('section.commit'))"
+                ".map(s => s.dataset.commit)")
+            newest = max(by_machine[next(iter(by_machine))],
+                         key=_ordered_first_parent().index)
+            assert sections[0] == newest  # the newest commit comes first, whatever moved
+            assert page.locator("section.accepted").count() == len(tomllib.loads(
+                (ROOT / "docs" / "accepted-changes.toml").read_text())["change"])
+            shot("changes")
 
             assert "error.html" not in page.url
         finally:
