@@ -130,5 +130,10 @@ def evolve_record(record: R, /, **changes: Any) -> R:
     """A copy of the frozen dataclass ``record`` (with a ``__dict__``) with ``changes``
     applied: ``dataclasses.replace`` without ``__init__``, for the runtime's own records."""
     new = object.__new__(record.__class__)
-    new.__dict__.update(record.__dict__, **changes)
+    # One dict display handed over as the instance dict: updating the new instance's own
+    # dict in place would grow it in steps and leave larger tables behind.
+    _set_instance_dict(new, "__dict__", {**record.__dict__, **changes})
     return new
+
+
+_set_instance_dict = object.__setattr__
