@@ -20,7 +20,7 @@ per call, as ``bench_resolution``'s ``ResolveAndStoreHistoryLength``.
 Approval steps: a request with ``steps`` sequential steps, step ``i`` approved by
 ``approver-{i}``, fresh store per call.
 
-What each series should do and what it did is in the README ("How cost grows").
+What each series should do and what it did is in docs/growth.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ In a temporary clone, a commit that only touches the README is made on top of ``
 gate's ``asv continuous`` runs ``--runs`` times between the two, with ``--factor 1`` and every row
 shown, and the after/before ratio of every gated benchmark is collected. The report gives each
 benchmark's largest ratio over the runs, and the overall spread, from which the gate's factor is
-chosen (README, "The PR gate").
+chosen (docs/gate.md).
 
 With ``--load``, every run happens while a load generator keeps every core busy
 (``scripts/cpu_load.py``): the spread a gate run on a busy machine sees.

@@ -57,11 +57,11 @@ DEFAULT_BENCH = STAGES + r"(?!.*(RatioToFloor|Instruction))"
 # floors': plain Python that no commit of the package changes, whose count moves only with the
 # heap the package leaves (up to 2.3 % once in the history, 0.3 % as a rule).
 DEFAULT_COUNTER_BENCH = STAGES + r"(?!.*Floor).*Instructions\."
-# Counters: well above their measured spread (README, "Instruction counters"), well below the
+# Counters: well above their measured spread (docs/benchmarks.md, counters), well below the
 # overhead the gate exists to catch.
 DEFAULT_COUNTER_FACTOR = 1.02
 # Timings: wide, for what only a timing shows; load on a shared machine moves timings by tens
-# of percent (README, "The PR gate").
+# of percent (docs/gate.md).
 DEFAULT_FACTOR = 1.5
 # Pooled reruns of the timings the first comparison finds changed; the last one decides.
 DEFAULT_CONFIRM = 2

@@ -1,6 +1,6 @@
 """No approval bypass: approval requirements are decided only through the approval workflow,
 approval groups never pool approvals across requirements, a renewed approval is a new round,
-and actors are identified the same way everywhere (see the README's approval rules).
+and actors are identified the same way everywhere (see docs/approval.md).
 """
 
 from __future__ import annotations
