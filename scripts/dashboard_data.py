@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from scripts.pr_gate import DEFAULT_FACTOR
+
 # Instruction counters move by at most this much between runs of the same commit (README,
 # "Instruction counters": 0.133 % for the handoff, 0 for most): a larger change is real.
 COUNTER_SPREAD = 0.00133
-# Timings: asv's statistics at the PR gate's factor (scripts/pr_gate.py, DEFAULT_FACTOR).
-TIMING_FACTOR = 1.5
+# Timings: asv's statistics at the PR gate's factor.
+TIMING_FACTOR = DEFAULT_FACTOR
 
 Kind = Literal["counter", "allocation", "timing"]
 Direction = Literal["worse", "better"]

@@ -13,6 +13,7 @@ import pytest
 
 from scripts import dashboard_pages as pages
 from scripts.dashboard_data import (
+    TIMING_FACTOR,
     AcceptedChange,
     CommitResults,
     DashboardDataError,
@@ -31,6 +32,7 @@ from scripts.dashboard_data import (
     stage_rows,
     unit_of,
 )
+from scripts.pr_gate import DEFAULT_FACTOR
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E = "bench_orchestration.ExecuteApproved.time_matching_version"
@@ -96,16 +98,18 @@ def test_counters_move_beyond_their_spread_and_allocations_on_any_change() -> No
 
 
 def test_timings_move_by_asvs_statistics_at_the_gates_factor() -> None:
+    assert TIMING_FACTOR == DEFAULT_FACTOR == 2.0
     before = Measurement(10e-6, _stats(9.5e-6, 10.5e-6))
-    # 1.6x with disjoint confidence intervals: worse.
-    assert moved("timing", before, Measurement(16e-6, _stats(15.5e-6, 16.5e-6))) == "worse"
-    # 1.6x, but the intervals overlap: not a change.
-    assert moved("timing", before, Measurement(16e-6, _stats(9e-6, 30e-6))) is None
-    # 1.4x, disjoint intervals: below the factor 1.5.
-    assert moved("timing", before, Measurement(14e-6, _stats(13.5e-6, 14.5e-6))) is None
-    assert moved("timing", before, Measurement(6e-6, _stats(5.5e-6, 6.5e-6))) == "better"
+    # 2.2x with disjoint confidence intervals: worse.
+    assert moved("timing", before, Measurement(22e-6, _stats(21.5e-6, 22.5e-6))) == "worse"
+    # 2.2x, but the intervals overlap: not a change.
+    assert moved("timing", before, Measurement(22e-6, _stats(9e-6, 40e-6))) is None
+    # 1.8x, disjoint intervals: below the factor.
+    assert moved("timing", before, Measurement(18e-6, _stats(17.5e-6, 18.5e-6))) is None
+    assert moved("timing", before, Measurement(4e-6, _stats(3.5e-6, 4.5e-6))) == "better"
     # Without statistics, the factor alone decides.
-    assert moved("timing", Measurement(1.0), Measurement(1.6)) == "worse"
+    assert moved("timing", Measurement(1.0), Measurement(2.2)) == "worse"
+    assert moved("timing", Measurement(1.0), Measurement(1.8)) is None
 
 
 def _series(machine: str, rows: list[tuple[str, dict[str, float | None]]]) -> Series:
