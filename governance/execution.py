@@ -21,7 +21,7 @@ from governance._ids import is_blank
 from governance._models import evolve, record_builder
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.mutation import Mutation
-from governance.core.results import MutationResult, ValidationResult
+from governance.core.results import MutationResult, ValidationResult, result_side_effects
 from governance.decisions import DecisionType, LifecycleDecision, RequestDecision, owned_decision
 from governance.errors import (
     InvalidArgumentError,
@@ -283,7 +283,7 @@ class OutcomeRecorder:
         execution = claimed.execution
         kind = execution.kind
         reason = "Compensation request executed" if kind is _COMPENSATION else "Request executed"
-        side_effects = result.side_effects
+        side_effects = result_side_effects(result)
         metadata = {"ExecutionKind": _KIND_NAMES[kind],
                     "ResultingStateVersion": resulting_state_version or "",
                     "ChangeCount": result.changes.count,

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from governance._clock import utc_now
+from governance._models import record_builder
 from governance.core.changes import ChangeSet
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.effects import SideEffect
@@ -66,12 +67,46 @@ def _within(moment: datetime, start: datetime | None, end: datetime | None) -> b
     return (start is None or moment >= start) and (end is None or moment <= end)
 
 
+_build_entry = record_builder(MutationAuditEntry)
+
+AuditValues = tuple[str, MutationIntent, MutationContext, bool, str, ChangeSet, "str | None",
+                    Sequence[PolicyDecision], Sequence[SideEffect], float]
+"""An entry as the engine hands it to ``InMemoryAuditor.keep``: execution id, intent, context,
+success, state type name, changes, error message, policy decisions, side effects, and the
+duration in seconds. The rest of the entry is read from the context."""
+
+
+def build_audit_entry(values: AuditValues) -> MutationAuditEntry:
+    """The ``MutationAuditEntry`` that ``values`` stand for."""
+    (execution_id, intent, context, is_success, state_type, changes, error_message, decisions,
+     side_effects, seconds) = values
+    return _build_entry(
+        execution_id=execution_id, mutation_intent=intent, context=context,
+        is_success=is_success, state_id=context.state_id, state_type=state_type,
+        changes=changes, error_message=error_message, policy_decisions=decisions,
+        side_effects=side_effects, timestamp=context.timestamp, duration=timedelta(0, seconds),
+        source_ip_address=context.source_ip_address, user_agent=context.user_agent,
+        metadata=context.metadata or None)
+
+
 class InMemoryAuditor:
-    """Keeps every entry in a list guarded by a lock (it grows without bound)."""
+    """Keeps every entry in a list guarded by a lock (it grows without bound).
+
+    The engine hands over its entries as ``AuditValues`` (``keep``); each is built into its
+    ``MutationAuditEntry`` the first time the entries are read, and kept as that record.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: list[MutationAuditEntry] = []
+        self._entries: list[MutationAuditEntry | AuditValues] = []
+
+    def _built(self) -> list[MutationAuditEntry]:
+        # Called with the lock held.
+        entries = self._entries
+        for index, entry in enumerate(entries):
+            if type(entry) is tuple:
+                entries[index] = build_audit_entry(entry)
+        return entries  # type: ignore[return-value]
 
     @property
     def is_enabled(self) -> bool:
@@ -82,12 +117,17 @@ class InMemoryAuditor:
     def entries(self) -> tuple[MutationAuditEntry, ...]:
         """A snapshot of every entry, in the order they were recorded."""
         with self._lock:
-            return tuple(self._entries)
+            return tuple(self._built())
 
     def audit(self, entry: MutationAuditEntry) -> None:
         """Append ``entry``."""
         with self._lock:
             self._entries.append(entry)
+
+    def keep(self, values: AuditValues) -> None:
+        """Append the entry ``values`` stand for, built when the entries are read."""
+        with self._lock:
+            self._entries.append(values)
 
     def get_audit_log(
         self, state_id: str, start: datetime | None = None, end: datetime | None = None
@@ -98,7 +138,7 @@ class InMemoryAuditor:
         """
         with self._lock:
             matches = [
-                e for e in self._entries
+                e for e in self._built()
                 if e.state_id == state_id and _within(e.timestamp, start, end)
             ]
         matches.sort(key=lambda e: e.timestamp)

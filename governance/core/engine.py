@@ -36,8 +36,14 @@ from typing import Any, TypeVar
 
 from governance._clock import Clock, utc_now
 from governance._ids import IdSequence
-from governance._models import evolve_record, record_builder
-from governance.core.audit import Auditor, InMemoryAuditor, MutationAuditEntry
+from governance._models import evolve_record
+from governance.core.audit import (
+    Auditor,
+    AuditValues,
+    InMemoryAuditor,
+    MutationAuditEntry,
+    build_audit_entry,
+)
 from governance.core.changes import ChangeSet
 from governance.core.context import MutationContext, MutationMode
 from governance.core.effects import SideEffect
@@ -45,6 +51,7 @@ from governance.core.history import (
     HistoryStore,
     InMemoryHistoryStore,
     MutationHistoryEntry,
+    build_history_entry,
 )
 from governance.core.interceptors import Interceptor, InterceptorPipeline
 from governance.core.metrics import InMemoryMetricsCollector, MetricsCollector, MetricsScope
@@ -53,9 +60,12 @@ from governance.core.options import EngineOptions
 from governance.core.policies import Policy, PolicyDecision, PolicyRegistry
 from governance.core.results import (
     BatchMutationResult,
+    MetricsRecord,
     MutationResult,
     MutationStatistics,
     ValidationResult,
+    result_side_effects,
+    with_metrics,
 )
 from governance.errors import (
     ExecutionTimeoutError,
@@ -78,8 +88,6 @@ _STATISTICS_WINDOW = timedelta(days=30)
 
 _EXECUTION_IDS = IdSequence()
 
-_build_audit_entry = record_builder(MutationAuditEntry)
-_build_history_entry = record_builder(MutationHistoryEntry)
 
 
 def _error_messages(validation: ValidationResult) -> str:
@@ -196,6 +204,14 @@ class MutationEngine:
         self._metrics: MetricsCollector = (
             metrics if metrics is not None else InMemoryMetricsCollector(self._clock)
         )
+        # The package's in-memory stores take the engine's records as the values they are
+        # made of, and build them when read; other implementations get the records.
+        self._keep_audit = (self._auditor.keep if type(self._auditor) is InMemoryAuditor
+                            else None)
+        self._keep_history = (self._history.keep
+                              if type(self._history) is InMemoryHistoryStore else None)
+        self._keep_metrics = (self._metrics.keep
+                              if type(self._metrics) is InMemoryMetricsCollector else None)
         self._policies = PolicyRegistry()
         self._interceptors = InterceptorPipeline()
         self._admission = Admission(options.max_concurrent_mutations)
@@ -426,7 +442,7 @@ class MutationEngine:
         if self._interceptors.snapshot:
             self._interceptors.run_policy_blocked(mutation.intent, context, state, decision,
                                                   execution_id)
-        elapsed = timedelta(0, perf_counter() - started)
+        elapsed = perf_counter() - started
         if self._auditor.is_enabled:
             self._audit(execution_id, mutation, context, state, blocked, elapsed,
                         _error_messages(blocked.validation_result), blocked.policy_decisions)
@@ -445,7 +461,7 @@ class MutationEngine:
         """Step 7: validation failed; a failed audit entry. No interceptor hook fires here:
         the mutation never ran."""
         invalid: MutationResult[TState] = MutationResult.failure(validation)
-        elapsed = timedelta(0, perf_counter() - started)
+        elapsed = perf_counter() - started
         if self._auditor.is_enabled:
             self._audit(execution_id, mutation, context, state, invalid, elapsed,
                         _error_messages(validation), invalid.policy_decisions)
@@ -494,9 +510,8 @@ class MutationEngine:
             self._interceptors.run_after(mutation.intent, context, state, result.new_state,
                                          result.changes, execution_id)
         # One reading for the audit entry, the history entry and the result's metrics: the
-        # execution's duration up to its outcome, the same in every record of it. Durations are
-        # built as timedelta(days, seconds): positional, the cheapest way from seconds.
-        elapsed = timedelta(0, perf_counter() - started)
+        # execution's duration up to its outcome, in seconds, the same in every record of it.
+        elapsed = perf_counter() - started
         is_success = result.is_success
         if self._auditor.is_enabled:
             # The entry tells the truth about the result (the reference engine always said
@@ -504,24 +519,19 @@ class MutationEngine:
             self._audit(
                 execution_id, mutation, context, state, result, elapsed,
                 None if is_success else _failure_message(result),
-                result.policy_decisions
+                result.__dict__.get("policy_decisions")
                 or [decision if decision is not None else PolicyDecision.allow()],
             )
         if is_success and context.mode == _COMMIT and self._history.is_enabled:
             key = context.state_id or context.correlation_id
             if key:
-                self._history.store(_build_history_entry(
-                    execution_id=execution_id,
-                    state_id=key,
-                    intent=mutation.intent,
-                    context=context,
-                    changes=result.changes,
-                    side_effects=result.side_effects,
-                    timestamp=context.timestamp,
-                    execution_time=elapsed,
-                    previous_state_hash=None,
-                    new_state_hash=None,
-                ))
+                values = (execution_id, key, mutation.intent, context, result.changes,
+                          result_side_effects(result), elapsed)
+                keep = self._keep_history
+                if keep is not None:
+                    keep(values)
+                else:
+                    self._history.store(build_history_entry(values))
         return self._finalize(result, state, execution_id, elapsed, scope)
 
     def _evaluate_policies(
@@ -567,7 +577,7 @@ class MutationEngine:
             if not decision.is_allowed or decision.modifications:
                 break
         if scope is not None:
-            scope.record_policy_time(timedelta(0, perf_counter() - began), evaluated)
+            scope.add_policy_seconds(perf_counter() - began, evaluated)
         # The first blocking or modifying decision; when every policy allowed the mutation as
         # it is, the last allow decision (what the audit entry records).
         return decisive
@@ -580,7 +590,7 @@ class MutationEngine:
             return mutation.validate(state)
         began = perf_counter()
         validation = mutation.validate(state)
-        scope.record_validation_time(timedelta(0, perf_counter() - began), 1)
+        scope.add_validation_seconds(perf_counter() - began, 1)
         return validation
 
     def _audit(
@@ -590,27 +600,18 @@ class MutationEngine:
         context: MutationContext,
         state: Any,
         result: MutationResult[Any],
-        elapsed: timedelta,
+        elapsed: float,
         error_message: str | None,
         decisions: Sequence[PolicyDecision],
     ) -> None:
-        self._auditor.audit(_build_audit_entry(
-            execution_id=execution_id,
-            mutation_intent=mutation.intent,
-            context=context,
-            is_success=result.is_success,
-            state_id=context.state_id,
-            state_type=type(state).__name__,
-            changes=result.changes,
-            error_message=error_message,
-            policy_decisions=decisions,
-            side_effects=result.side_effects,
-            timestamp=context.timestamp,
-            duration=elapsed,
-            source_ip_address=context.source_ip_address,
-            user_agent=context.user_agent,
-            metadata=context.metadata or None,
-        ))
+        values: AuditValues = (
+            execution_id, mutation.intent, context, result.is_success, type(state).__name__,
+            result.changes, error_message, decisions, result_side_effects(result), elapsed)
+        keep = self._keep_audit
+        if keep is not None:
+            keep(values)
+        else:
+            self._auditor.audit(build_audit_entry(values))
 
     def _report_failure(
         self,
@@ -648,18 +649,31 @@ class MutationEngine:
         result: MutationResult[TState],
         state: TState,
         execution_id: str,
-        elapsed: timedelta,
+        elapsed: float,
         scope: MetricsScope | None,
     ) -> MutationResult[TState]:
         if scope is None:
-            metrics = evolve_record(result.metrics, execution_time=elapsed)
-        else:
-            # A shallow estimate: the size of the state object itself, not what it references.
-            scope.record_state_size(sys.getsizeof(state))
-            scope.record_changes(result.changes.count)
-            # The result carries the record the collector keeps, with the execution's duration
-            # as its audit and history entries have it.
-            metrics = scope.build()
-            metrics.execution_time = elapsed
-            self._metrics.record(execution_id, metrics)
+            if "metrics" not in result.__dict__:
+                # The mutation's result has its default metrics: the same, with the duration.
+                return with_metrics(result, MetricsRecord(
+                    result.completed_at, elapsed, 0.0, 0.0, 0, 0, 0, None))
+            metrics = evolve_record(result.metrics, execution_time=timedelta(0, elapsed))
+            return evolve_record(result, metrics=metrics)
+        # A shallow estimate: the size of the state object itself, not what it references.
+        state_size = sys.getsizeof(state)
+        changes = result.changes.count
+        # The result carries the record the collector keeps, with the execution's duration
+        # as its audit and history entries have it.
+        keep = self._keep_metrics
+        if keep is not None:
+            # The in-memory collector's scopes are the engine's alone: nothing else records
+            # custom metrics or memory in them.
+            held = scope.compact(elapsed, changes, state_size)
+            keep(execution_id, held)
+            return with_metrics(result, held)
+        scope.record_state_size(state_size)
+        scope.record_changes(changes)
+        metrics = scope.build()
+        metrics.execution_time = timedelta(0, elapsed)
+        self._metrics.record(execution_id, metrics)
         return evolve_record(result, metrics=metrics)

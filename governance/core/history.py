@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar, runtime_checkable
 
 from governance._clock import utc_now
+from governance._models import record_builder
 from governance.core.changes import ChangeSet, StateChange
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.effects import SideEffect
@@ -71,16 +72,36 @@ def _by_timestamp(entry: MutationHistoryEntry) -> datetime:
     return entry.timestamp
 
 
+_build_entry = record_builder(MutationHistoryEntry)
+
+HistoryValues = tuple[str, str, MutationIntent, MutationContext, ChangeSet, Sequence[SideEffect],
+                      float]
+"""An entry as the engine hands it to ``InMemoryHistoryStore.keep``: execution id, state id,
+intent, context, changes, side effects and the execution time in seconds; the timestamp is the
+context's."""
+
+
+def build_history_entry(values: HistoryValues) -> MutationHistoryEntry:
+    """The ``MutationHistoryEntry`` that ``values`` stand for."""
+    execution_id, state_id, intent, context, changes, side_effects, seconds = values
+    return _build_entry(
+        execution_id=execution_id, state_id=state_id, intent=intent, context=context,
+        changes=changes, side_effects=side_effects, timestamp=context.timestamp,
+        execution_time=timedelta(0, seconds), previous_state_hash=None, new_state_hash=None)
+
+
 class InMemoryHistoryStore:
     """Entries grouped by state id in lists guarded by one lock (it grows without bound).
 
     Reads sort by timestamp; entries with the same timestamp keep the order they were stored in.
-    A blank state id matches nothing.
+    A blank state id matches nothing. The engine hands over its entries as ``HistoryValues``
+    (``keep``); each is built into its ``MutationHistoryEntry`` the first time it is read, and
+    kept as that record.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[str, list[MutationHistoryEntry]] = {}
+        self._entries: dict[str, list[MutationHistoryEntry | HistoryValues]] = {}
 
     @property
     def is_enabled(self) -> bool:
@@ -106,9 +127,32 @@ class InMemoryHistoryStore:
             else:
                 bucket.append(entry)
 
+    def keep(self, values: HistoryValues) -> None:
+        """Record the entry ``values`` stand for, built when it is first read.
+
+        Raises:
+            InvalidOperationError: its state id is blank.
+        """
+        state_id = values[1]
+        if not state_id or not state_id.strip():
+            raise InvalidOperationError(
+                f"history entry of execution '{values[0]}' has no state id to store it under")
+        with self._lock:
+            bucket = self._entries.get(state_id)
+            if bucket is None:
+                self._entries[state_id] = [values]
+            else:
+                bucket.append(values)
+
     def _snapshot(self, state_id: str) -> list[MutationHistoryEntry]:
         with self._lock:
-            return list(self._entries.get(state_id, ()))
+            bucket = self._entries.get(state_id)
+            if bucket is None:
+                return []
+            for index, entry in enumerate(bucket):
+                if type(entry) is tuple:
+                    bucket[index] = build_history_entry(entry)
+            return list(bucket)  # type: ignore[arg-type]
 
     def get_history(self, state_id: str) -> list[MutationHistoryEntry]:
         """Entries of ``state_id``, oldest first."""

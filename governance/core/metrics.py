@@ -9,17 +9,19 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from governance._clock import Clock, utc_now
-from governance.core.results import MutationMetrics, build_metrics
+from governance.core.results import MetricsRecord, MutationMetrics, build_metrics
 from governance.errors import InvalidArgumentError
 
 _ZERO = timedelta(0)
+
 
 
 class MetricsScope:
     """Collects the metrics of one execution; its stopwatch starts when it is created.
 
     Times recorded more than once add up (the engine validates twice in VALIDATE mode). Not
-    thread-safe: one execution, one thread.
+    thread-safe: one execution, one thread. Times are kept as seconds and become ``timedelta``
+    values in ``build``.
     """
 
     __slots__ = (
@@ -28,11 +30,11 @@ class MetricsScope:
         "_custom",
         "_evaluated_policies",
         "_memory_used",
-        "_policy_time",
+        "_policy_seconds",
         "_started",
         "_state_size",
         "_validated_rules",
-        "_validation_time",
+        "_validation_seconds",
         "execution_id",
     )
 
@@ -40,23 +42,33 @@ class MetricsScope:
         self.execution_id = execution_id
         self._clock = clock
         self._started = time.perf_counter()
-        self._validation_time = _ZERO
-        self._policy_time = _ZERO
+        self._validation_seconds = 0.0
+        self._policy_seconds = 0.0
         self._validated_rules = 0
         self._evaluated_policies = 0
         self._changes_count = 0
         self._state_size: int | None = None
         self._memory_used: int | None = None
-        self._custom: dict[str, Any] = {}
+        self._custom: dict[str, Any] | None = None
 
     def record_validation_time(self, elapsed: timedelta, validated_rules: int = 0) -> None:
         """Add ``elapsed`` to the validation time and ``validated_rules`` to the rule count."""
-        self._validation_time += elapsed
+        self._validation_seconds += elapsed.total_seconds()
         self._validated_rules += validated_rules
 
     def record_policy_time(self, elapsed: timedelta, evaluated_policies: int = 0) -> None:
         """Add ``elapsed`` to the policy time and ``evaluated_policies`` to the policy count."""
-        self._policy_time += elapsed
+        self._policy_seconds += elapsed.total_seconds()
+        self._evaluated_policies += evaluated_policies
+
+    def add_validation_seconds(self, seconds: float, validated_rules: int) -> None:
+        """``record_validation_time`` in seconds, as the engine measures it."""
+        self._validation_seconds += seconds
+        self._validated_rules += validated_rules
+
+    def add_policy_seconds(self, seconds: float, evaluated_policies: int) -> None:
+        """``record_policy_time`` in seconds, as the engine measures it."""
+        self._policy_seconds += seconds
         self._evaluated_policies += evaluated_policies
 
     def record_changes(self, count: int) -> None:
@@ -73,6 +85,8 @@ class MetricsScope:
 
     def record_custom(self, name: str, value: Any) -> None:
         """Set a custom metric (kept in ``additional_metrics``)."""
+        if self._custom is None:
+            self._custom = {}
         self._custom[name] = value
 
     @property
@@ -85,17 +99,27 @@ class MetricsScope:
         return build_metrics(
             recorded_at=self._clock(),
             execution_time=self.elapsed,
-            validation_time=self._validation_time,
-            policy_evaluation_time=self._policy_time,
+            validation_time=timedelta(0, self._validation_seconds),
+            policy_evaluation_time=timedelta(0, self._policy_seconds),
             validated_rules=self._validated_rules,
             evaluated_policies=self._evaluated_policies,
             changes_count=self._changes_count,
             state_size=self._state_size,
             memory_used=self._memory_used,
             used_cache=False,
-            additional_metrics=dict(self._custom),
+            additional_metrics=dict(self._custom or ()),
         )
 
+    def compact(self, execution_seconds: float, changes_count: int,
+                state_size: int | None) -> MetricsRecord:
+        """The scope's times and counts, with the execution's duration and results, as a
+        ``MetricsRecord`` (built into the record when read). For the engine's own scopes,
+        where nothing records custom metrics or memory (``build`` carries those)."""
+        clock = self._clock
+        return MetricsRecord(
+            time.time() if clock is utc_now else clock(), execution_seconds,
+            self._validation_seconds, self._policy_seconds, self._validated_rules,
+            self._evaluated_policies, changes_count, state_size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +189,7 @@ class InMemoryMetricsCollector:
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock: Clock = clock or utc_now
         self._lock = threading.Lock()
-        self._metrics: dict[str, MutationMetrics] = {}
+        self._metrics: dict[str, MutationMetrics | MetricsRecord] = {}
 
     def begin_scope(self, execution_id: str) -> MetricsScope:
         """A new scope whose ``recorded_at`` comes from this collector's clock."""
@@ -176,10 +200,16 @@ class InMemoryMetricsCollector:
         with self._lock:
             self._metrics[execution_id] = metrics
 
+    def keep(self, execution_id: str, metrics: MetricsRecord) -> None:
+        """Keep ``metrics``, built into their record when first read (what the engine does)."""
+        with self._lock:
+            self._metrics[execution_id] = metrics
+
     def get(self, execution_id: str) -> MutationMetrics | None:
         """The metrics recorded for ``execution_id``, if any."""
         with self._lock:
-            return self._metrics.get(execution_id)
+            metrics = self._metrics.get(execution_id)
+        return metrics.get() if isinstance(metrics, MetricsRecord) else metrics
 
     @property
     def count(self) -> int:
@@ -196,9 +226,9 @@ class InMemoryMetricsCollector:
         if start > end:
             raise InvalidArgumentError(f"metrics window starts ({start}) after it ends ({end})")
         with self._lock:
-            times = [
-                m.execution_time for m in self._metrics.values() if start <= m.recorded_at <= end
-            ]
+            kept = list(self._metrics.values())
+        records = [m.get() if isinstance(m, MetricsRecord) else m for m in kept]
+        times = [m.execution_time for m in records if start <= m.recorded_at <= end]
         return AggregatedMetrics.of(times, end - start)
 
     def clear(self) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from governance._clock import utc_now
-from governance._models import BUILDERS, record_builder
+from governance._models import record_builder
 from governance.core.changes import ChangeSet, StateChange
 from governance.core.effects import SideEffect
 from governance.core.policies import PolicyDecision
@@ -135,6 +135,53 @@ build_metrics = record_builder(MutationMetrics)
 """Builds a ``MutationMetrics`` from every one of its fields, by keyword."""
 
 
+class MetricsRecord:
+    """The metrics of one execution kept as the values they are made of, and built into a
+    ``MutationMetrics`` the first time someone reads them (then always the same record).
+
+    The engine and the in-memory collector share one: an execution whose metrics nobody reads
+    never builds the record, its durations or its instant. ``recorded_at`` is a datetime, or
+    the ``time.time()`` reading of a UTC clock.
+    """
+
+    __slots__ = ("_record", "_values")
+
+    def __init__(self, recorded_at: datetime | float, execution_seconds: float,
+                 validation_seconds: float, policy_seconds: float, validated_rules: int,
+                 evaluated_policies: int, changes_count: int, state_size: int | None) -> None:
+        self._values: tuple[Any, ...] | None = (
+            recorded_at, execution_seconds, validation_seconds, policy_seconds,
+            validated_rules, evaluated_policies, changes_count, state_size)
+        self._record: MutationMetrics | None = None
+
+    def get(self) -> MutationMetrics:
+        """The record (built on the first call)."""
+        record = self._record
+        if record is not None:
+            return record
+        with _BUILD_LOCK:
+            if self._record is None:
+                values = self._values
+                assert values is not None
+                (recorded_at, execution, validation, policy, rules, policies, changes,
+                 state_size) = values
+                if type(recorded_at) is float:
+                    recorded_at = datetime.fromtimestamp(recorded_at, UTC)
+                self._record = build_metrics(
+                    recorded_at=recorded_at, execution_time=timedelta(0, execution),
+                    validation_time=timedelta(0, validation),
+                    policy_evaluation_time=timedelta(0, policy), validated_rules=rules,
+                    evaluated_policies=policies, changes_count=changes, state_size=state_size,
+                    memory_used=None, used_cache=False, additional_metrics={})
+                self._values = None
+            return self._record
+
+
+# Readers of one MetricsRecord on several threads get one record: it is built under this lock,
+# which only a first read takes.
+_BUILD_LOCK = threading.Lock()
+
+
 _ZERO = timedelta(0)
 
 
@@ -163,6 +210,32 @@ class MutationResult(Generic[TState]):
     exception: BaseException | None = None
     completed_at: datetime = field(default_factory=utc_now)
 
+    # A successful result leaves its validation, policy decisions, side effects and metrics
+    # out of its ``__dict__`` until they are read (``__getattr__`` then makes and keeps them):
+    # most results are read for their state and changes only. Equality, ``repr``,
+    # ``dataclasses.asdict`` and ``replace`` read every field, so they see the same record.
+    def __getattr__(self, name: str) -> Any:
+        # Only called for a name the instance and its class do not have.
+        if name == "metrics":
+            held = self.__dict__.get("_metrics")
+            if held is not None:
+                value: Any = held.get()
+            else:
+                now = self.completed_at
+                value = build_metrics(
+                    recorded_at=now, execution_time=_ZERO, validation_time=_ZERO,
+                    policy_evaluation_time=_ZERO, validated_rules=0, evaluated_policies=0,
+                    changes_count=0, state_size=None, memory_used=None, used_cache=False,
+                    additional_metrics={})
+        elif name == "validation_result":
+            value = ValidationResult()
+        elif name == "policy_decisions" or name == "side_effects":
+            value = []
+        else:
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
+        return self.__dict__.setdefault(name, value)
+
     @classmethod
     def success(
         cls,
@@ -176,23 +249,12 @@ class MutationResult(Generic[TState]):
             changes = ChangeSet._of((changes,), now)
         elif changes is None:
             changes = ChangeSet._of((), now)
-        build = _build_result if cls is MutationResult else _subclass_builder(cls)
-        result: MutationResult[TState] = build(
-            is_success=True,
-            new_state=new_state,
-            changes=changes,
-            validation_result=ValidationResult(),
-            policy_decisions=[],
-            side_effects=list(side_effects) if side_effects else [],
-            metrics=build_metrics(
-                recorded_at=now, execution_time=_ZERO, validation_time=_ZERO,
-                policy_evaluation_time=_ZERO, validated_rules=0, evaluated_policies=0,
-                changes_count=0, state_size=None, memory_used=None,
-                used_cache=False, additional_metrics={},
-            ),
-            exception=None,
-            completed_at=now,
-        )
+        result: MutationResult[TState] = _new_instance(cls)
+        values = {"is_success": True, "new_state": new_state, "changes": changes,
+                  "exception": None, "completed_at": now}
+        if side_effects:
+            values["side_effects"] = list(side_effects)
+        _set_instance_dict(result, "__dict__", values)
         return result
 
     def raise_for_failure(self) -> None:
@@ -233,13 +295,27 @@ class MutationResult(Generic[TState]):
         )
 
 
-_build_result = record_builder(MutationResult)
+_new_instance = object.__new__
+_set_instance_dict = object.__setattr__
 
 
-def _subclass_builder(cls: type[MutationResult[Any]]) -> Callable[..., Any]:
-    # A subclass of MutationResult gets a builder of its own, made on first use.
-    from_registry = BUILDERS.get(cls)
-    return from_registry if from_registry is not None else record_builder(cls)
+def with_metrics(result: MutationResult[TState], metrics: MetricsRecord
+                 ) -> MutationResult[TState]:
+    """A copy of ``result`` whose ``metrics`` is ``metrics``'s record, built when read."""
+    copy: MutationResult[TState] = _new_instance(result.__class__)
+    values = {**result.__dict__, "_metrics": metrics}
+    values.pop("metrics", None)
+    _set_instance_dict(copy, "__dict__", values)
+    return copy
+
+
+def result_side_effects(result: MutationResult[Any]) -> list[SideEffect]:
+    """``result.side_effects`` without making an empty list for a result that has none."""
+    effects = result.__dict__.get("side_effects")
+    return _NO_EFFECTS if effects is None else effects
+
+
+_NO_EFFECTS: list[SideEffect] = []
 
 
 @dataclass(frozen=True, slots=True)
