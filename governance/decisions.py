@@ -8,7 +8,6 @@ resolution) appends one decision, with the actor's context, a reason and metadat
 from __future__ import annotations
 
 import builtins
-import itertools
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -194,18 +193,36 @@ def check_decision_inputs(what: str, context: Any, reason: Any, metadata: Any) -
             f"{what} needs metadata as a mapping, not {builtins.type(metadata).__name__}")
 
 
+DecisionValues = tuple[DecisionType, MutationContext, str | None, datetime, dict[str, Any]]
+"""A decision the runtime records, as the values of its ``RequestDecision`` (type, context,
+reason, timestamp, metadata): a ``DecisionLog`` builds the record the first time it is read."""
+
 def owned_decision(type: DecisionType, context: MutationContext, reason: str | None,
-                   metadata: dict[str, Any], timestamp: datetime) -> RequestDecision:
-    """``RequestDecision.create`` for the runtime's own decisions: ``metadata`` is a dict the
-    caller built for this decision and hands over (it is not copied).
+                   metadata: dict[str, Any], timestamp: datetime) -> DecisionValues:
+    """A decision of the runtime's own, kept as its values until read (``DecisionValues``):
+    ``metadata`` is a dict the caller built for this decision and hands over (it is not
+    copied), and the arguments are the runtime's, already checked.
 
     Raises:
         MissingArgumentError: ``context`` is None.
     """
     if context is None:
         raise MissingArgumentError(f"a {type.code} decision needs the context of its actor")
-    return _build_decision(type=type, context=context, reason=reason,
-                                      timestamp=timestamp, metadata=metadata)
+    return (type, context, reason, timestamp, metadata)
+
+
+def decision_time(decision: RequestDecision | DecisionValues) -> datetime:
+    """The timestamp of a decision or of its values."""
+    return decision[3] if isinstance(decision, tuple) else decision.timestamp
+
+
+def decision_record(item: RequestDecision | DecisionValues) -> RequestDecision:
+    """The ``RequestDecision`` of ``DecisionValues`` (a record is returned as it is)."""
+    if not isinstance(item, tuple):
+        return item
+    type, context, reason, timestamp, metadata = item
+    return _build_decision(type=type, context=context, reason=reason, timestamp=timestamp,
+                           metadata=metadata)
 
 
 class DecisionLog(Sequence[RequestDecision]):
@@ -217,23 +234,27 @@ class DecisionLog(Sequence[RequestDecision]):
     length and never change. Appending to an older snapshot (a writer that will lose the store's
     compare-and-set anyway) copies its prefix first. Compares equal to any tuple or list with
     the same decisions; serializes as a list.
+
+    The runtime appends its own decisions as ``DecisionValues``; each is built into its
+    ``RequestDecision`` the first time any view reads it, and kept in the shared list as that
+    record, so every later read returns the same object.
     """
 
     __slots__ = ("_items", "_length")
     _append_lock = threading.Lock()
 
-    def __init__(self, decisions: Iterable[RequestDecision] = ()) -> None:
-        self._items: list[RequestDecision] = list(decisions)
+    def __init__(self, decisions: Iterable[RequestDecision | DecisionValues] = ()) -> None:
+        self._items: list[RequestDecision | DecisionValues] = list(decisions)
         self._length = len(self._items)
 
     @classmethod
-    def _view(cls, items: list[RequestDecision], length: int) -> DecisionLog:
+    def _view(cls, items: list[RequestDecision | DecisionValues], length: int) -> DecisionLog:
         view = cls.__new__(cls)
         view._items = items
         view._length = length
         return view
 
-    def appended(self, *decisions: RequestDecision) -> DecisionLog:
+    def appended(self, *decisions: RequestDecision | DecisionValues) -> DecisionLog:
         """A log holding these decisions followed by ``decisions``; this log is unchanged."""
         with self._append_lock:
             items = self._items
@@ -241,6 +262,17 @@ class DecisionLog(Sequence[RequestDecision]):
                 items = items[:self._length]
             items.extend(decisions)
             return self._view(items, len(items))
+
+    def _records(self) -> list[RequestDecision]:
+        """The decisions of this view, every one built."""
+        items = self._items
+        length = self._length
+        if tuple in map(builtins.type, items[:length]):
+            with self._append_lock:
+                for index in range(length):
+                    if builtins.type(items[index]) is tuple:
+                        items[index] = decision_record(items[index])
+        return items[:length]  # type: ignore[return-value]
 
     def __len__(self) -> int:
         return self._length
@@ -253,15 +285,21 @@ class DecisionLog(Sequence[RequestDecision]):
 
     def __getitem__(self, index: int | slice) -> RequestDecision | tuple[RequestDecision, ...]:
         if isinstance(index, slice):
-            return tuple(self._items[:self._length][index])
+            return tuple(self._records()[index])
         if index < 0:
             index += self._length
         if not 0 <= index < self._length:
             raise IndexError("decision index out of range")
-        return self._items[index]
+        item = self._items[index]
+        if builtins.type(item) is tuple:
+            with self._append_lock:
+                item = self._items[index]
+                if builtins.type(item) is tuple:
+                    item = self._items[index] = decision_record(item)
+        return item  # type: ignore[return-value]
 
     def __iter__(self) -> Iterator[RequestDecision]:
-        return itertools.islice(self._items, self._length)
+        return iter(self._records())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DecisionLog | tuple | list):
@@ -289,7 +327,7 @@ class DecisionLog(Sequence[RequestDecision]):
 
 
 def append_decisions(decisions: Sequence[RequestDecision],
-                     *new: RequestDecision) -> DecisionLog:
+                     *new: RequestDecision | DecisionValues) -> DecisionLog:
     """``decisions`` followed by ``new``, as a ``DecisionLog`` (O(1) when ``decisions`` is the
     newest view of its log; a plain sequence, as ``model_copy`` may leave, is converted)."""
     if isinstance(decisions, DecisionLog):

@@ -291,16 +291,17 @@ class OutcomeRecorder:
         plan = execution.compensation
         if plan is not None:
             metadata.update(compensation_metadata(plan))
-        decision = owned_decision(_EXECUTED_TYPE, context, reason, metadata, self._clock())
+        now = self._clock()
+        decision = owned_decision(_EXECUTED_TYPE, context, reason, metadata, now)
         if resulting_state_version is None:
             versioning = evolve(claimed.versioning, resulting_state_version=None,
-                                executed_at=decision.timestamp)
+                                executed_at=now)
         else:
             versioning = evolve(
                 claimed.versioning,
                 expected_state_version=resulting_state_version,
                 resulting_state_version=resulting_state_version,
-                executed_at=decision.timestamp,
+                executed_at=now,
             )
         executed = next_snapshot(claimed, (decision,), owner=execution.claim,
                                  lifecycle_changes=TO_EXECUTED, versioning=versioning,

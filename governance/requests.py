@@ -38,9 +38,11 @@ from governance.core.policies import PolicyRequirement
 from governance.decisions import (
     ApprovalDecision,
     DecisionLog,
+    DecisionValues,
     LifecycleDecision,
     RequestDecision,
     append_decisions,
+    decision_time,
 )
 from governance.errors import (
     InvalidArgumentError,
@@ -742,7 +744,7 @@ def _pending_approvals(requirements: Sequence[ApprovalRequirement]) -> list[str]
 
 def next_snapshot(
     current: MutationRequest,
-    decisions: Sequence[RequestDecision],
+    decisions: Sequence[RequestDecision | DecisionValues],
     *,
     owner: ExecutionClaim | None = None,
     lifecycle_changes: Mapping[str, Any] | None = None,
@@ -777,9 +779,9 @@ def next_snapshot(
     if claim is not owner and claim is not None \
             and current.lifecycle.status < FIRST_TERMINAL_STATUS:
         raise RequestClaimedError(current.request_id, claim.claim_id)
-    last = decisions[-1].timestamp
+    last = decision_time(decisions[-1])
     if last.tzinfo is None or (len(decisions) > 1 and any(
-            d.timestamp.tzinfo is None for d in decisions)):
+            decision_time(d).tzinfo is None for d in decisions)):
         raise InvalidArgumentError(
             f"request '{current.request_id}': a decision has a timestamp without a timezone; "
             "every instant must be timezone-aware")

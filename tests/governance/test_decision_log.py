@@ -8,12 +8,18 @@ import pytest
 
 from governance import (
     DecisionLog,
+    DecisionType,
+    InvalidArgumentError,
     LifecycleDecision,
     MutationContext,
     MutationIntent,
     MutationRequest,
     RequestDecision,
 )
+from governance._models import evolve
+from governance.decisions import DecisionValues, decision_record, owned_decision
+from governance.requests import next_snapshot
+from governance.testing import BASE_TIME, approved_request
 
 ACTOR = MutationContext.user("log-tester")
 
@@ -81,3 +87,71 @@ def test_a_request_with_a_shared_history_round_trips_through_json() -> None:
     assert restored == grown
     assert isinstance(restored.decisions, DecisionLog)
     assert len(request.decisions) == 2 and len(grown.decisions) == 3
+
+
+# -- decisions the runtime appends as their values ------------------------------------------
+
+RUNNER = MutationContext.system("runner")
+
+
+def _values(reason: str) -> DecisionValues:
+    return owned_decision(DecisionType.lifecycle(LifecycleDecision.EXECUTED), RUNNER, reason,
+                          {"Key": reason}, BASE_TIME)
+
+
+def test_appended_values_read_as_the_records_they_stand_for() -> None:
+    log = DecisionLog([_decision("a")]).appended(_values("b"), _values("c"))
+
+    expected = [decision_record(_values(r)) for r in "bc"]
+    assert list(log)[1:] == expected
+    assert log[-1] == expected[-1]
+    assert log[1:] == tuple(expected)
+    assert all(isinstance(d, RequestDecision) for d in log)
+
+
+def test_a_decision_read_once_is_the_same_object_in_every_view() -> None:
+    first = DecisionLog().appended(_values("a"))
+    second = first.appended(_values("b"))
+
+    assert second[0] is first[0]
+    assert next(iter(first)) is next(iter(second))
+    assert second[1] is second[1]
+
+
+def test_a_log_with_values_serializes_and_compares_as_its_records() -> None:
+    request = approved_request(request_id="req-values")
+    log = request.decisions.appended(_values("done"))
+    snapshot = evolve(request, decisions=log)
+
+    restored = MutationRequest.model_validate_json(snapshot.model_dump_json())
+
+    assert restored.decisions == snapshot.decisions
+    assert restored == snapshot
+
+
+def test_concurrent_first_reads_get_one_record() -> None:
+    log = DecisionLog().appended(*[_values(str(i)) for i in range(50)])
+    seen: list[list[RequestDecision]] = []
+    start = threading.Barrier(4)
+
+    def read() -> None:
+        start.wait()
+        seen.append([log[i] for i in range(50)])
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert all(a is b for reads in seen for a, b in zip(reads, list(log), strict=True))
+
+
+def test_next_snapshot_checks_the_time_of_appended_values() -> None:
+    request = approved_request(request_id="req-naive")
+    naive = owned_decision(DecisionType.lifecycle(LifecycleDecision.EXECUTED),
+                           MutationContext.system("runner"), "done", {},
+                           BASE_TIME.replace(tzinfo=None))
+
+    with pytest.raises(InvalidArgumentError, match=r"req-naive.*without a timezone"):
+        next_snapshot(request, (naive,), touch=False)

@@ -22,7 +22,7 @@ from governance import (
     VersionResolution,
 )
 from governance._models import assemble, evolve, record_builder
-from governance.decisions import owned_decision
+from governance.decisions import DecisionLog, decision_record, owned_decision
 from governance.testing import BASE_TIME, approved_request
 
 
@@ -81,9 +81,11 @@ def test_owned_decision_equals_create_and_refuses_a_missing_context() -> None:
     context = MutationContext.system("runner", correlation_id="c-1")
     kind = DecisionType.lifecycle(LifecycleDecision.EXECUTED)
 
-    fast = owned_decision(kind, context, "done", {"Key": 1}, BASE_TIME)
+    values = owned_decision(kind, context, "done", {"Key": 1}, BASE_TIME)
+    fast = DecisionLog([values])[0]
 
     assert fast == RequestDecision.create(kind, context, "done", {"Key": 1}, BASE_TIME)
+    assert decision_record(values) == fast
     assert RequestDecision.model_validate_json(fast.model_dump_json()) == fast
     with pytest.raises(MissingArgumentError, match="EXECUTED decision needs the context"):
         owned_decision(kind, None, "done", {}, BASE_TIME)  # type: ignore[arg-type]
