@@ -42,6 +42,7 @@ from governance.requests import (
     plan_facts,
 )
 from governance.resolution import (
+    ResolutionOutcome,
     ResolutionStrategy,
     VersionResolution,
     VersionResolutionManager,
@@ -55,6 +56,8 @@ _KIND_NAMES = {kind: kind.name for kind in GovernedExecutionKind}
 # Enum members bound once, as in governance.requests (a read off an enum class runs a
 # metaclass hook under Python 3.11).
 _COMPENSATION = GovernedExecutionKind.COMPENSATION
+# The outcomes that send a request on to the engine (``ResolutionOutcome.executes``).
+_EXECUTING = frozenset(o for o in ResolutionOutcome if o.executes)
 _EXECUTED_TYPE = DecisionType.lifecycle(LifecycleDecision.EXECUTED)
 _REJECTED_TYPE = DecisionType.lifecycle(LifecycleDecision.REJECTED)
 
@@ -94,14 +97,35 @@ class GovernedMutation(Generic[TState]):
     ``apply``/``validate``/``simulate`` delegate.
     """
 
-    __slots__ = ("_context", "_inner", "_intent", "request")
+    __slots__ = ("context", "inner", "intent", "request")
+
+    inner: Mutation[TState]
+    """The wrapped mutation."""
+    intent: MutationIntent
+    """The governed intent."""
+    context: MutationContext
+    """The governed context."""
+    request: MutationRequest
+    """The request whose governance facts the wrapper adds."""
+
+    def apply(self, state: TState) -> MutationResult[TState]:
+        """Delegate to the wrapped mutation."""
+        return self.inner.apply(state)
+
+    def validate(self, state: TState) -> ValidationResult:
+        """Delegate to the wrapped mutation."""
+        return self.inner.validate(state)
+
+    def simulate(self, state: TState) -> MutationResult[TState]:
+        """Delegate to the wrapped mutation."""
+        return self.inner.simulate(state)
 
     def __init__(self, inner: Mutation[TState], request: MutationRequest) -> None:
         if inner is None:
             raise MissingArgumentError("a governed mutation needs the mutation it wraps")
         if request is None:
             raise MissingArgumentError("a governed mutation needs its request")
-        self._inner = inner
+        self.inner = inner
         self.request = request
         execution = request.execution
         kind = _KIND_NAMES[execution.kind]
@@ -123,7 +147,7 @@ class GovernedMutation(Generic[TState]):
             intent_metadata["GovernanceCompensation"] = compensation
         request_tags = request_intent.tags
         inner_tags = inner_intent.tags
-        self._intent: MutationIntent = evolve(
+        self.intent = evolve(
             inner_intent,
             estimated_blast_radius=(request_intent.estimated_blast_radius
                                     or inner_intent.estimated_blast_radius),
@@ -147,39 +171,12 @@ class GovernedMutation(Generic[TState]):
                 request_intent.estimated_blast_radius.scope.name)
         if compensation:
             context_metadata["GovernanceCompensation"] = compensation
-        self._context: MutationContext = evolve(
+        self.context = evolve(
             inner_context,
             state_id=inner_context.state_id or request.scope.state_id,
             correlation_id=inner_context.correlation_id or request_id,
             metadata=context_metadata,
         )
-
-    @property
-    def inner(self) -> Mutation[TState]:
-        """The wrapped mutation."""
-        return self._inner
-
-    @property
-    def intent(self) -> MutationIntent:
-        """The governed intent."""
-        return self._intent
-
-    @property
-    def context(self) -> MutationContext:
-        """The governed context."""
-        return self._context
-
-    def apply(self, state: TState) -> MutationResult[TState]:
-        """Delegate to the wrapped mutation."""
-        return self._inner.apply(state)
-
-    def validate(self, state: TState) -> ValidationResult:
-        """Delegate to the wrapped mutation."""
-        return self._inner.validate(state)
-
-    def simulate(self, state: TState) -> MutationResult[TState]:
-        """Delegate to the wrapped mutation."""
-        return self._inner.simulate(state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,9 +404,9 @@ class GovernanceExecutionManager:
 
         A request claimed by this call is never left claimed: every way out of it after the
         claim records a terminal outcome first. A mutation that is not usable (no
-        ``MutationIntent`` intent, no ``MutationContext`` context, metadata None, no
-        ``apply``) is refused before the claim, and so is a compensation whose original has not
-        finished.
+        ``MutationIntent`` intent, no ``MutationContext`` context, metadata None) is refused
+        before the claim, and so is a compensation whose original has not finished; one whose
+        ``validate`` or ``apply`` is missing fails in the engine and is recorded REJECTED.
         """
         if is_blank(request_id):
             raise InvalidArgumentError("executing a request needs a non-blank request id")
@@ -445,11 +442,11 @@ class GovernanceExecutionManager:
         assert current_state_version is not None
         read_version = resulting_version or _read_version
 
-        resolution = self._resolution.resolve_for_execution(
+        claimed, outcome, expected, stale = self._resolution.claim_for_execution(
             request_id, current_state_version, governance_context, strategy)
-        claimed = resolution.request
-        if not resolution.outcome.executes:
-            return self._result(claimed, resolution, None, None)
+        if outcome not in _EXECUTING:
+            return self._result(claimed, resolution_of(
+                claimed, outcome, expected, current_state_version, stale), None, None)
 
         # From here the request is claimed: whatever happens, an outcome is recorded before
         # this call returns or raises, so the request is never left claimed.
@@ -475,7 +472,8 @@ class GovernanceExecutionManager:
         if not result.is_success or result.new_state is None:
             rejected = self._recorder.record_refused(
                 claimed, governance_context, result, current_state_version)
-            return self._result(rejected, _with_request(resolution, rejected), result, None)
+            return self._result(rejected, resolution_of(
+                rejected, outcome, expected, current_state_version, stale), result, None)
 
         try:
             resulting = read_version(result.new_state)
@@ -502,7 +500,9 @@ class GovernanceExecutionManager:
         executed = self._recorder.record_executed(claimed, governance_context, result, resulting)
         if executed.execution.kind is _COMPENSATION:
             self._link_compensated_original(executed, governance_context, resulting)
-        return self._result(executed, _with_request(resolution, executed), result, resulting)
+        # The resolution reported is of the request as it ends: the final snapshot.
+        return self._result(executed, resolution_of(
+            executed, outcome, expected, current_state_version, stale), result, resulting)
 
     def _link_compensated_original(
         self, compensation: MutationRequest, context: MutationContext, resulting: str
@@ -573,11 +573,6 @@ def _refuse_mutation(request_id: str, mutation: Any, intent: Any, context: Any) 
 def _read_version(state: Any) -> str:
     version = getattr(state, "version", None)
     return "" if version is None else str(version)
-
-
-def _with_request(resolution: VersionResolution, request: MutationRequest) -> VersionResolution:
-    return resolution_of(request, resolution.outcome, resolution.expected_state_version,
-                       resolution.current_state_version, resolution.is_stale)
 
 
 def _refusal_reason(result: MutationResult[Any]) -> str:

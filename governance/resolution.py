@@ -105,6 +105,10 @@ resolution_of = record_builder(VersionResolution, positional=True)
 """Builds a ``VersionResolution`` from its five fields, positionally, without the frozen
 dataclass's per-field ``object.__setattr__`` (for the runtime's own, checked values)."""
 
+Resolved = tuple[MutationRequest, ResolutionOutcome, str | None, bool]
+"""A resolution before it is a ``VersionResolution``: the request after it, the outcome, the
+expected state version and whether it was stale (the current version is the caller's)."""
+
 
 class VersionResolver:
     """Pure version resolution: computes the next snapshot of a request, persists nothing."""
@@ -151,7 +155,9 @@ class VersionResolver:
         if context is None:
             raise MissingArgumentError(
                 f"resolving request '{request.request_id}' needs the resolver's context")
-        return self._resolve(request, current_state_version, context, strategy, None)
+        resolved, outcome, expected, stale = self._resolve(request, current_state_version,
+                                                           context, strategy, None)
+        return resolution_of(resolved, outcome, expected, current_state_version, stale)
 
     def _resolve(
         self,
@@ -160,7 +166,7 @@ class VersionResolver:
         context: MutationContext,
         strategy: ResolutionStrategy,
         claim_clock: Clock | None,
-    ) -> VersionResolution:
+    ) -> Resolved:
         """``resolve`` once its arguments are checked (by ``resolve``, or by the manager's
         ``resolve_for_execution``, which has checked them and the status already); with a
         ``claim_clock``, an outcome that sends the request to the engine also sets an execution
@@ -193,8 +199,7 @@ class VersionResolver:
                     request, (decision,), touch=False,
                     execution=evolve(request.execution,
                                      claim=self._claim(context, claim_clock, now)))
-            return resolution_of(resolved, _EXECUTE_APPROVED_VERSION, expected,
-                                 current_state_version, False)
+            return resolved, _EXECUTE_APPROVED_VERSION, expected, False
 
         stale_reason = (f"Approved against state version '{expected}', "
                         f"but the state is now at '{current_state_version}'")
@@ -202,7 +207,7 @@ class VersionResolver:
         decision = owned_decision(decision_type, context, stale_reason, metadata, now)
         if not expects_current:
             resolved = next_snapshot(request, (decision,), lifecycle_changes=changes)
-            return resolution_of(resolved, outcome, expected, current_state_version, True)
+            return resolved, outcome, expected, True
         updates: dict[str, Any] = {"versioning": evolve(
             request.versioning, expected_state_version=current_state_version)}
         if outcome is _REVALIDATE:
@@ -217,7 +222,7 @@ class VersionResolver:
                        decision_reason=None, rejection=None)
                 for r in request.approval_requirements)
         resolved = next_snapshot(request, (decision,), lifecycle_changes=changes, **updates)
-        return resolution_of(resolved, outcome, expected, current_state_version, True)
+        return resolved, outcome, expected, True
 
     def _claim(self, context: MutationContext, clock: Clock, now: datetime) -> ExecutionClaim:
         # The claim is taken at the instant of the resolution decision when both share a clock.
@@ -318,6 +323,23 @@ class VersionResolutionManager:
             RequestNotFoundError: it is a compensation whose original is not stored.
             and every error of ``resolve_and_store``.
         """
+        resolved, outcome, expected, stale = self.claim_for_execution(
+            request_id, current_state_version, context, strategy)
+        return resolution_of(resolved, outcome, expected, current_state_version, stale)
+
+    def claim_for_execution(
+        self,
+        request_id: str,
+        current_state_version: str,
+        context: MutationContext,
+        strategy: ResolutionStrategy,
+    ) -> Resolved:
+        """``resolve_for_execution`` with the resolution as its parts (``Resolved``): the
+        stored request after it, the outcome, the expected version, whether it was stale.
+
+        Raises:
+            every error of ``resolve_for_execution``.
+        """
         if type(current_state_version) is not str or not current_state_version.strip():
             raise InvalidArgumentError(
                 f"resolving request '{request_id}' needs a non-blank string current state "
@@ -337,10 +359,6 @@ class VersionResolutionManager:
         if context is None:
             raise MissingArgumentError(
                 f"resolving request '{request_id}' needs the resolver's context")
-        resolution = self._resolver._resolve(loaded, current_state_version, context, strategy,
-                                             self._clock)
-        stored = self._store.store_next(resolution.request, loaded.revision)
-        if stored is resolution.request:
-            return resolution
-        return resolution_of(stored, resolution.outcome, resolution.expected_state_version,
-                           resolution.current_state_version, resolution.is_stale)
+        resolved, outcome, expected, stale = self._resolver._resolve(
+            loaded, current_state_version, context, strategy, self._clock)
+        return self._store.store_next(resolved, loaded.revision), outcome, expected, stale
