@@ -256,12 +256,15 @@ class DecisionLog(Sequence[RequestDecision]):
 
     def appended(self, *decisions: RequestDecision | DecisionValues) -> DecisionLog:
         """A log holding these decisions followed by ``decisions``; this log is unchanged."""
+        view = _new_log(DecisionLog)
         with self._append_lock:
             items = self._items
             if len(items) != self._length:
                 items = items[:self._length]
             items.extend(decisions)
-            return self._view(items, len(items))
+            view._items = items
+            view._length = len(items)
+        return view
 
     def _records(self) -> list[RequestDecision]:
         """The decisions of this view, every one built."""
@@ -326,10 +329,13 @@ class DecisionLog(Sequence[RequestDecision]):
         )
 
 
+_new_log = object.__new__
+
+
 def append_decisions(decisions: Sequence[RequestDecision],
                      *new: RequestDecision | DecisionValues) -> DecisionLog:
     """``decisions`` followed by ``new``, as a ``DecisionLog`` (O(1) when ``decisions`` is the
     newest view of its log; a plain sequence, as ``model_copy`` may leave, is converted)."""
-    if isinstance(decisions, DecisionLog):
+    if type(decisions) is DecisionLog:
         return decisions.appended(*new)
     return DecisionLog((*decisions, *new))

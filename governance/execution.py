@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from governance._clock import Clock, utc_now
-from governance._ids import is_blank
 from governance._models import evolve, record_builder
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.mutation import Mutation
@@ -408,7 +407,7 @@ class GovernanceExecutionManager:
         before the claim, and so is a compensation whose original has not finished; one whose
         ``validate`` or ``apply`` is missing fails in the engine and is recorded REJECTED.
         """
-        if is_blank(request_id):
+        if request_id is None or not str(request_id).strip():
             raise InvalidArgumentError("executing a request needs a non-blank request id")
         if mutation is None:
             raise MissingArgumentError(f"executing request '{request_id}' needs a mutation")
@@ -435,7 +434,7 @@ class GovernanceExecutionManager:
             raise InvalidArgumentError(
                 f"executing request '{request_id}' needs a string current state version, not "
                 f"{current_state_version!r}")
-        if is_blank(current_state_version):
+        if current_state_version is None or not current_state_version.strip():
             raise InvalidArgumentError(
                 f"executing request '{request_id}' needs the current state version: pass "
                 "current_state_version or a state with a non-blank .version")
@@ -485,7 +484,7 @@ class GovernanceExecutionManager:
             if resulting is not None and type(resulting) is not str:
                 # As the default reader does: a version such as an int is recorded as text.
                 resulting = str(resulting)
-        if is_blank(resulting):
+        if resulting is None or not resulting.strip():
             # The mutation was applied: the request says so (EXECUTED), without a resulting
             # version, and the caller hears that the new state had none.
             executed = self._recorder.record_executed(claimed, governance_context, result, None)

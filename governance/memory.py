@@ -101,11 +101,12 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
             stored = request if request.revision == revision else evolve(request,
                                                                           revision=revision)
             self._requests[request_id] = stored
-            old_state = current.scope.state_id
-            new_state = stored.scope.state_id
-            if old_state != new_state:
-                self._by_state[old_state].pop(request_id, None)
-                self._by_state.setdefault(new_state, {})[request_id] = None
+            # Snapshots share the parts a change leaves as they were: an unchanged scope moves
+            # no index.
+            old_scope, new_scope = current.scope, stored.scope
+            if old_scope is not new_scope and old_scope.state_id != new_scope.state_id:
+                self._by_state[old_scope.state_id].pop(request_id, None)
+                self._by_state.setdefault(new_scope.state_id, {})[request_id] = None
             # The pending indexes hold PENDING requests only: a snapshot that is not PENDING
             # has something to remove only when the one it replaces was.
             if stored.lifecycle.status == _PENDING or current.lifecycle.status == _PENDING:

@@ -779,7 +779,8 @@ def next_snapshot(
     if claim is not owner and claim is not None \
             and current.lifecycle.status < FIRST_TERMINAL_STATUS:
         raise RequestClaimedError(current.request_id, claim.claim_id)
-    last = decision_time(decisions[-1])
+    last_decision = decisions[-1]
+    last = last_decision[3] if isinstance(last_decision, tuple) else last_decision.timestamp
     if last.tzinfo is None or (len(decisions) > 1 and any(
             decision_time(d).tzinfo is None for d in decisions)):
         raise InvalidArgumentError(
@@ -804,7 +805,9 @@ def next_snapshot(
                         f"requirement(s) {', '.join(pending)} are not fulfilled; they are "
                         "decided through the approval workflow")
         values["lifecycle"] = assemble(RequestLifecycle, lifecycle_values)
-    values["decisions"] = append_decisions(current.decisions, *decisions)
+    log = current.decisions
+    values["decisions"] = (log.appended(*decisions) if type(log) is DecisionLog
+                           else append_decisions(log, *decisions))
     values["revision"] = current.revision + 1
     return assemble(MutationRequest, values)
 

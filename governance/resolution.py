@@ -9,7 +9,7 @@ from enum import IntEnum
 from typing import Any
 
 from governance._clock import Clock, utc_now
-from governance._ids import IdSequence, is_blank
+from governance._ids import IdSequence
 from governance._models import evolve, record_builder
 from governance.approval_requirements import ApprovalRequirementStatus
 from governance.core.context import MutationContext
@@ -185,7 +185,7 @@ class VersionResolver:
         metadata = {"ExpectedStateVersion": expected or "",
                     "CurrentStateVersion": current_state_version}
         now = self._clock()
-        no_expectation = is_blank(expected)
+        no_expectation = expected is None or not expected.strip()
         if no_expectation or expected == current_state_version:
             reason = ("No expected state version was given; the request may proceed"
                       if no_expectation

@@ -60,7 +60,6 @@ from governance.core.options import EngineOptions
 from governance.core.policies import Policy, PolicyDecision, PolicyRegistry
 from governance.core.results import (
     BatchMutationResult,
-    MetricsRecord,
     MutationResult,
     MutationStatistics,
     ValidationResult,
@@ -445,7 +444,8 @@ class MutationEngine:
         elapsed = perf_counter() - started
         if self._auditor.is_enabled:
             self._audit(execution_id, mutation, context, state, blocked, elapsed,
-                        _error_messages(blocked.validation_result), blocked.policy_decisions)
+                        _error_messages(blocked.validation_result), blocked.policy_decisions,
+                        blocked.side_effects)
         return self._finalize(blocked, state, execution_id, elapsed, scope)
 
     def _reject_invalid(
@@ -464,7 +464,8 @@ class MutationEngine:
         elapsed = perf_counter() - started
         if self._auditor.is_enabled:
             self._audit(execution_id, mutation, context, state, invalid, elapsed,
-                        _error_messages(validation), invalid.policy_decisions)
+                        _error_messages(validation), invalid.policy_decisions,
+                        invalid.side_effects)
         return self._finalize(invalid, state, execution_id, elapsed, scope)
 
     def _check_execution_timeout(self, execution_id: str, started: float) -> None:
@@ -513,6 +514,7 @@ class MutationEngine:
         # execution's duration up to its outcome, in seconds, the same in every record of it.
         elapsed = perf_counter() - started
         is_success = result.is_success
+        side_effects = result_side_effects(result)
         if self._auditor.is_enabled:
             # The entry tells the truth about the result (the reference engine always said
             # success here).
@@ -521,12 +523,13 @@ class MutationEngine:
                 None if is_success else _failure_message(result),
                 result.__dict__.get("policy_decisions")
                 or [decision if decision is not None else PolicyDecision.allow()],
+                side_effects,
             )
         if is_success and context.mode == _COMMIT and self._history.is_enabled:
             key = context.state_id or context.correlation_id
             if key:
                 values = (execution_id, key, mutation.intent, context, result.changes,
-                          result_side_effects(result), elapsed)
+                          side_effects, elapsed)
                 keep = self._keep_history
                 if keep is not None:
                     keep(values)
@@ -603,10 +606,11 @@ class MutationEngine:
         elapsed: float,
         error_message: str | None,
         decisions: Sequence[PolicyDecision],
+        side_effects: Sequence[SideEffect],
     ) -> None:
         values: AuditValues = (
             execution_id, mutation.intent, context, result.is_success, type(state).__name__,
-            result.changes, error_message, decisions, result_side_effects(result), elapsed)
+            result.changes, error_message, decisions, side_effects, elapsed)
         keep = self._keep_audit
         if keep is not None:
             keep(values)
@@ -655,8 +659,7 @@ class MutationEngine:
         if scope is None:
             if "metrics" not in result.__dict__:
                 # The mutation's result has its default metrics: the same, with the duration.
-                return with_metrics(result, MetricsRecord(
-                    result.completed_at, elapsed, 0.0, 0.0, 0, 0, 0, None))
+                return with_metrics(result, elapsed)
             metrics = evolve_record(result.metrics, execution_time=timedelta(0, elapsed))
             return evolve_record(result, metrics=metrics)
         # A shallow estimate: the size of the state object itself, not what it references.
@@ -668,9 +671,8 @@ class MutationEngine:
         if keep is not None:
             # The in-memory collector's scopes are the engine's alone: nothing else records
             # custom metrics or memory in them.
-            held = scope.compact(elapsed, changes, state_size)
-            keep(execution_id, held)
-            return with_metrics(result, held)
+            keep(execution_id, scope.finish(elapsed, changes, state_size))
+            return with_metrics(result, scope)
         scope.record_state_size(state_size)
         scope.record_changes(changes)
         metrics = scope.build()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from governance._clock import Clock, utc_now
-from governance.core.results import MetricsRecord, MutationMetrics, build_metrics
+from governance.core.results import MutationMetrics, build_metrics
 from governance.errors import InvalidArgumentError
 
 _ZERO = timedelta(0)
@@ -20,8 +20,12 @@ class MetricsScope:
     """Collects the metrics of one execution; its stopwatch starts when it is created.
 
     Times recorded more than once add up (the engine validates twice in VALIDATE mode). Not
-    thread-safe: one execution, one thread. Times are kept as seconds and become ``timedelta``
-    values in ``build``.
+    thread-safe while it collects: one execution, one thread. Times are kept as seconds and
+    become ``timedelta`` values in ``build``.
+
+    The engine's in-memory collector keeps the finished scope itself (``finish``) and builds
+    its record the first time someone reads it (``get``), so an execution whose metrics nobody
+    reads never builds the record, its durations or its instant.
     """
 
     __slots__ = (
@@ -29,8 +33,11 @@ class MetricsScope:
         "_clock",
         "_custom",
         "_evaluated_policies",
+        "_execution_seconds",
         "_memory_used",
         "_policy_seconds",
+        "_record",
+        "_recorded_at",
         "_started",
         "_state_size",
         "_validated_rules",
@@ -50,6 +57,7 @@ class MetricsScope:
         self._state_size: int | None = None
         self._memory_used: int | None = None
         self._custom: dict[str, Any] | None = None
+        self._record: MutationMetrics | None = None
 
     def record_validation_time(self, elapsed: timedelta, validated_rules: int = 0) -> None:
         """Add ``elapsed`` to the validation time and ``validated_rules`` to the rule count."""
@@ -110,16 +118,43 @@ class MetricsScope:
             additional_metrics=dict(self._custom or ()),
         )
 
-    def compact(self, execution_seconds: float, changes_count: int,
-                state_size: int | None) -> MetricsRecord:
-        """The scope's times and counts, with the execution's duration and results, as a
-        ``MetricsRecord`` (built into the record when read). For the engine's own scopes,
-        where nothing records custom metrics or memory (``build`` carries those)."""
+    def finish(self, execution_seconds: float, changes_count: int,
+               state_size: int | None) -> MetricsScope:
+        """Close the scope with the execution's duration and results, and take the recording
+        instant; ``get`` builds the record from them. For the engine's own scopes, where
+        nothing records custom metrics or memory (``build`` carries those)."""
         clock = self._clock
-        return MetricsRecord(
-            time.time() if clock is utc_now else clock(), execution_seconds,
-            self._validation_seconds, self._policy_seconds, self._validated_rules,
-            self._evaluated_policies, changes_count, state_size)
+        self._recorded_at = time.time() if clock is utc_now else clock()
+        self._execution_seconds = execution_seconds
+        self._changes_count = changes_count
+        self._state_size = state_size
+        return self
+
+    def get(self) -> MutationMetrics:
+        """The record of a finished scope, built on the first call (then always the same)."""
+        record = self._record
+        if record is not None:
+            return record
+        with _BUILD_LOCK:
+            if self._record is None:
+                recorded_at = self._recorded_at
+                if type(recorded_at) is float:
+                    recorded_at = datetime.fromtimestamp(recorded_at, UTC)
+                self._record = build_metrics(
+                    recorded_at=recorded_at,
+                    execution_time=timedelta(0, self._execution_seconds),
+                    validation_time=timedelta(0, self._validation_seconds),
+                    policy_evaluation_time=timedelta(0, self._policy_seconds),
+                    validated_rules=self._validated_rules,
+                    evaluated_policies=self._evaluated_policies,
+                    changes_count=self._changes_count, state_size=self._state_size,
+                    memory_used=None, used_cache=False, additional_metrics={})
+            return self._record
+
+
+# Readers of one finished scope on several threads get one record: it is built under this
+# lock, which only a first read takes.
+_BUILD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +224,7 @@ class InMemoryMetricsCollector:
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock: Clock = clock or utc_now
         self._lock = threading.Lock()
-        self._metrics: dict[str, MutationMetrics | MetricsRecord] = {}
+        self._metrics: dict[str, MutationMetrics | MetricsScope] = {}
 
     def begin_scope(self, execution_id: str) -> MetricsScope:
         """A new scope whose ``recorded_at`` comes from this collector's clock."""
@@ -200,8 +235,9 @@ class InMemoryMetricsCollector:
         with self._lock:
             self._metrics[execution_id] = metrics
 
-    def keep(self, execution_id: str, metrics: MetricsRecord) -> None:
-        """Keep ``metrics``, built into their record when first read (what the engine does)."""
+    def keep(self, execution_id: str, metrics: MetricsScope) -> None:
+        """Keep the finished scope ``metrics``, built into its record when first read (what
+        the engine does)."""
         with self._lock:
             self._metrics[execution_id] = metrics
 
@@ -209,7 +245,7 @@ class InMemoryMetricsCollector:
         """The metrics recorded for ``execution_id``, if any."""
         with self._lock:
             metrics = self._metrics.get(execution_id)
-        return metrics.get() if isinstance(metrics, MetricsRecord) else metrics
+        return metrics.get() if isinstance(metrics, MetricsScope) else metrics
 
     @property
     def count(self) -> int:
@@ -227,7 +263,7 @@ class InMemoryMetricsCollector:
             raise InvalidArgumentError(f"metrics window starts ({start}) after it ends ({end})")
         with self._lock:
             kept = list(self._metrics.values())
-        records = [m.get() if isinstance(m, MetricsRecord) else m for m in kept]
+        records = [m.get() if isinstance(m, MetricsScope) else m for m in kept]
         times = [m.execution_time for m in records if start <= m.recorded_at <= end]
         return AggregatedMetrics.of(times, end - start)
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from governance._clock import utc_now
@@ -135,53 +134,6 @@ build_metrics = record_builder(MutationMetrics)
 """Builds a ``MutationMetrics`` from every one of its fields, by keyword."""
 
 
-class MetricsRecord:
-    """The metrics of one execution kept as the values they are made of, and built into a
-    ``MutationMetrics`` the first time someone reads them (then always the same record).
-
-    The engine and the in-memory collector share one: an execution whose metrics nobody reads
-    never builds the record, its durations or its instant. ``recorded_at`` is a datetime, or
-    the ``time.time()`` reading of a UTC clock.
-    """
-
-    __slots__ = ("_record", "_values")
-
-    def __init__(self, recorded_at: datetime | float, execution_seconds: float,
-                 validation_seconds: float, policy_seconds: float, validated_rules: int,
-                 evaluated_policies: int, changes_count: int, state_size: int | None) -> None:
-        self._values: tuple[Any, ...] | None = (
-            recorded_at, execution_seconds, validation_seconds, policy_seconds,
-            validated_rules, evaluated_policies, changes_count, state_size)
-        self._record: MutationMetrics | None = None
-
-    def get(self) -> MutationMetrics:
-        """The record (built on the first call)."""
-        record = self._record
-        if record is not None:
-            return record
-        with _BUILD_LOCK:
-            if self._record is None:
-                values = self._values
-                assert values is not None
-                (recorded_at, execution, validation, policy, rules, policies, changes,
-                 state_size) = values
-                if type(recorded_at) is float:
-                    recorded_at = datetime.fromtimestamp(recorded_at, UTC)
-                self._record = build_metrics(
-                    recorded_at=recorded_at, execution_time=timedelta(0, execution),
-                    validation_time=timedelta(0, validation),
-                    policy_evaluation_time=timedelta(0, policy), validated_rules=rules,
-                    evaluated_policies=policies, changes_count=changes, state_size=state_size,
-                    memory_used=None, used_cache=False, additional_metrics={})
-                self._values = None
-            return self._record
-
-
-# Readers of one MetricsRecord on several threads get one record: it is built under this lock,
-# which only a first read takes.
-_BUILD_LOCK = threading.Lock()
-
-
 _ZERO = timedelta(0)
 
 
@@ -217,16 +169,17 @@ class MutationResult(Generic[TState]):
     def __getattr__(self, name: str) -> Any:
         # Only called for a name the instance and its class do not have.
         if name == "metrics":
+            # What the engine left: the metrics scope that holds them, or the duration alone.
             held = self.__dict__.get("_metrics")
-            if held is not None:
+            if held is not None and type(held) is not float:
                 value: Any = held.get()
             else:
-                now = self.completed_at
                 value = build_metrics(
-                    recorded_at=now, execution_time=_ZERO, validation_time=_ZERO,
-                    policy_evaluation_time=_ZERO, validated_rules=0, evaluated_policies=0,
-                    changes_count=0, state_size=None, memory_used=None, used_cache=False,
-                    additional_metrics={})
+                    recorded_at=self.completed_at,
+                    execution_time=_ZERO if held is None else timedelta(0, held),
+                    validation_time=_ZERO, policy_evaluation_time=_ZERO, validated_rules=0,
+                    evaluated_policies=0, changes_count=0, state_size=None, memory_used=None,
+                    used_cache=False, additional_metrics={})
         elif name == "validation_result":
             value = ValidationResult()
         elif name == "policy_decisions" or name == "side_effects":
@@ -299,9 +252,10 @@ _new_instance = object.__new__
 _set_instance_dict = object.__setattr__
 
 
-def with_metrics(result: MutationResult[TState], metrics: MetricsRecord
-                 ) -> MutationResult[TState]:
-    """A copy of ``result`` whose ``metrics`` is ``metrics``'s record, built when read."""
+def with_metrics(result: MutationResult[TState], metrics: Any) -> MutationResult[TState]:
+    """A copy of ``result`` whose ``metrics`` are built when read: ``metrics`` is a float, the
+    execution's duration in seconds (the default metrics, with that duration), or an object
+    whose ``get()`` returns the record (the scope that collected them)."""
     copy: MutationResult[TState] = _new_instance(result.__class__)
     values = {**result.__dict__, "_metrics": metrics}
     values.pop("metrics", None)

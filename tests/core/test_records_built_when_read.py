@@ -30,7 +30,7 @@ from governance.core import (
 )
 from governance.core.audit import build_audit_entry
 from governance.core.history import build_history_entry
-from governance.core.results import MetricsRecord
+from governance.core.metrics import MetricsScope
 from governance.errors import InvalidOperationError
 from governance.testing import IncrementMutation, VersionedState
 
@@ -197,8 +197,11 @@ def test_the_builders_of_kept_values_name_the_context_fields() -> None:
     assert audit.metadata is None  # an empty context metadata is recorded as None
 
 
-def test_kept_metrics_build_one_record_even_when_read_from_many_threads() -> None:
-    held = MetricsRecord(1_700_000_000.25, 0.5, 0.1, 0.2, 1, 2, 3, 64)
+def test_a_finished_scope_builds_one_record_even_when_read_from_many_threads() -> None:
+    held = MetricsScope("e-1")
+    held.add_validation_seconds(0.1, 1)
+    held.add_policy_seconds(0.2, 2)
+    held.finish(0.5, 3, 64)
     seen: list[MutationMetrics] = []
     start = threading.Barrier(8)
 
@@ -213,8 +216,10 @@ def test_kept_metrics_build_one_record_even_when_read_from_many_threads() -> Non
         thread.join()
 
     assert all(record is held.get() for record in seen)
+    assert held.get().recorded_at.tzinfo is UTC
+    assert abs(held.get().recorded_at - datetime.now(UTC)) < timedelta(minutes=1)
     assert held.get() == MutationMetrics(
-        recorded_at=datetime.fromtimestamp(1_700_000_000.25, UTC),
+        recorded_at=held.get().recorded_at,
         execution_time=timedelta(seconds=0.5), validation_time=timedelta(seconds=0.1),
         policy_evaluation_time=timedelta(seconds=0.2), validated_rules=1,
         evaluated_policies=2, changes_count=3, state_size=64)
