@@ -42,35 +42,30 @@ class StateChange:
     priority: int = 0
     metadata: dict[str, Any] | None = None
 
-    @classmethod
-    def _of(cls, path: str, old_value: Any, new_value: Any, type: ChangeType) -> StateChange:
-        return _build_change(
-            path=path, old_value=old_value, new_value=new_value, type=type,
-            timestamp=utc_now(), priority=0, metadata=None,
-        )
-
+    # The factories build the record directly (positionally: path, old and new value, type,
+    # timestamp, priority, metadata); mutations call them on every apply.
     @classmethod
     def modified(cls, path: str, old_value: Any, new_value: Any) -> StateChange:
         """A value at ``path`` changed from ``old_value`` to ``new_value``."""
-        return cls._of(path, old_value, new_value, _MODIFIED)
+        return _build_change(path, old_value, new_value, _MODIFIED, utc_now(), 0, None)
 
     @classmethod
     def added(cls, path: str, value: Any) -> StateChange:
         """A value appeared at ``path``."""
-        return cls._of(path, None, value, _ADDED)
+        return _build_change(path, None, value, _ADDED, utc_now(), 0, None)
 
     @classmethod
     def removed(cls, path: str, old_value: Any) -> StateChange:
         """The value at ``path`` was removed."""
-        return cls._of(path, old_value, None, _REMOVED)
+        return _build_change(path, old_value, None, _REMOVED, utc_now(), 0, None)
 
     @classmethod
     def replaced(cls, path: str, old_value: Any, new_value: Any) -> StateChange:
         """The value at ``path`` was replaced as a whole."""
-        return cls._of(path, old_value, new_value, _REPLACED)
+        return _build_change(path, old_value, new_value, _REPLACED, utc_now(), 0, None)
 
 
-_build_change = record_builder(StateChange)
+_build_change = record_builder(StateChange, positional=True)
 
 
 class ChangeSet:

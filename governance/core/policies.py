@@ -71,42 +71,31 @@ class PolicyDecision(BaseModel):
     metadata: dict[str, Any] | None = None
     timestamp: datetime = Field(default_factory=utc_now)
 
-    @classmethod
-    def _of(
-        cls,
-        is_allowed: bool,
-        reason: str | None,
-        policy_name: str | None,
-        severity: PolicyDecisionSeverity,
-    ) -> PolicyDecision:
-        # Policies build a decision on every evaluation: the factories check their two texts
-        # and assemble the model directly instead of running the full validator.
-        if reason is not None and not isinstance(reason, str):
-            raise InvalidArgumentError(
-                f"a policy decision's reason must be text, not {type(reason).__name__}")
-        if policy_name is not None and not isinstance(policy_name, str):
-            raise InvalidArgumentError(
-                f"a policy decision's policy name must be text, not {type(policy_name).__name__}")
-        return _build_decision(
-            is_allowed=is_allowed, reason=reason, policy_name=policy_name,
-            severity=severity, modifications=None, requirements=None,
-            metadata=None, timestamp=utc_now(),
-        )
-
+    # Policies build a decision on every evaluation: the factories check their two texts
+    # (``_check_texts``) and build the model directly (positionally: is_allowed, reason,
+    # policy_name, severity, modifications, requirements, metadata, timestamp) instead of
+    # running the full validator.
     @classmethod
     def allow(cls, policy_name: str | None = None, reason: str | None = None) -> PolicyDecision:
         """The mutation may run unchanged."""
-        return cls._of(True, reason, policy_name, _INFO)
+        if (reason is None or type(reason) is str) and \
+                (policy_name is None or type(policy_name) is str):
+            return _build_decision(True, reason, policy_name, _INFO, None, None, None, utc_now())
+        _check_texts(reason, policy_name)
+        return _build_decision(True, reason, policy_name, _INFO, None, None, None, utc_now())
 
     @classmethod
     def deny(cls, reason: str, policy_name: str | None = None) -> PolicyDecision:
         """The mutation is refused (severity ERROR)."""
-        return cls._of(False, reason, policy_name, _ERROR)
+        _check_texts(reason, policy_name)
+        return _build_decision(False, reason, policy_name, _ERROR, None, None, None, utc_now())
 
     @classmethod
     def deny_critical(cls, reason: str, policy_name: str | None = None) -> PolicyDecision:
         """The mutation is refused (severity CRITICAL)."""
-        return cls._of(False, reason, policy_name, _CRITICAL)
+        _check_texts(reason, policy_name)
+        return _build_decision(False, reason, policy_name, _CRITICAL, None, None, None,
+                               utc_now())
 
     @classmethod
     def modify(
@@ -128,7 +117,17 @@ class PolicyDecision(BaseModel):
                    requirements=[requirement], severity=_WARNING)
 
 
-_build_decision = record_builder(PolicyDecision)
+_build_decision = record_builder(PolicyDecision, positional=True)
+
+
+def _check_texts(reason: object, policy_name: object) -> None:
+    """Refuse a reason or a policy name that is neither None nor text."""
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidArgumentError(
+            f"a policy decision's reason must be text, not {type(reason).__name__}")
+    if policy_name is not None and not isinstance(policy_name, str):
+        raise InvalidArgumentError(
+            f"a policy decision's policy name must be text, not {type(policy_name).__name__}")
 
 
 @runtime_checkable
