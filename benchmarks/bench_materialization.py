@@ -15,6 +15,14 @@ builds one record from that finished result:
 
 Nothing is consumed: the execution runs once per process on the first call (asv's calibration
 call), there is no ``setup``, and asv times many calls per sample.
+
+``ExecutionRecordsFirstRead`` times the other side: the first read of everything one matching
+``execute_approved`` leaves behind (the benchmarks' ``ExecutionFixture``: strict engine, one
+allow policy, in-memory audit, history and metrics), namely the engine's audit entries, the
+state's history, the result's metrics and the executed request's decisions. The runtime keeps
+some of these as the values they are made of and builds the records on first read, so this is
+where that work shows. Not timed: the fixture and the execution, run in ``setup`` for every call
+(a first read is consumed by the read).
 """
 
 from __future__ import annotations
@@ -23,10 +31,16 @@ from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
-from .common import EXPECTED_VERSION, MATERIALIZATION_STATE_ID, SkipNotImplemented, api
+from .common import (
+    EXPECTED_VERSION,
+    MATERIALIZATION_STATE_ID,
+    STATE_ID,
+    SkipNotImplemented,
+    api,
+)
 from .fixtures_engine import engine_classes
-from .fixtures_execution import VersionedState, mutation_classes
-from .harness import ReadOnlyBenchmark, allocation_twins, kept
+from .fixtures_execution import ExecutionFixture, VersionedState, mutation_classes
+from .harness import FreshPerCall, ReadOnlyBenchmark, allocation_twins, kept
 
 _EXECUTED: dict[str, SimpleNamespace] = {}
 
@@ -143,3 +157,38 @@ class GovernedOutputs(ReadOnlyBenchmark):
 GovernedOutputsAllocatedBytes, GovernedOutputsAllocatedBlocks = allocation_twins(
     "GovernedOutputs", kept(SCENARIOS), what="building one record from a governed execution",
     required=_REQUIRED)
+
+
+# -- the first read of what one execution leaves behind --------------------------------------
+
+def _first_read(g: Any) -> Any:
+    fixture = ExecutionFixture(EXPECTED_VERSION)
+    executed = fixture.execute(g.ResolutionStrategy.REJECT_STALE)
+    if not executed.was_executed:
+        raise RuntimeError("the first-read fixture did not execute")
+    engine, request, result = fixture.engine, executed.request, executed.mutation_result
+
+    def read() -> Any:
+        return (engine.auditor.entries, engine.history.get_history(STATE_ID), result.metrics,
+                list(request.decisions))
+
+    return read
+
+
+_FIRST_READ = {"audit_history_metrics_and_decisions": _first_read}
+
+
+class ExecutionRecordsFirstRead(FreshPerCall):
+    """The first read of the records one governed execution leaves behind (see the module
+    docstring)."""
+
+    version = "1"
+    scenarios = _FIRST_READ
+
+    def time_audit_history_metrics_and_decisions(self) -> None:
+        self.ops["audit_history_metrics_and_decisions"]()
+
+
+ExecutionRecordsFirstReadAllocatedBytes, ExecutionRecordsFirstReadAllocatedBlocks = \
+    allocation_twins("ExecutionRecordsFirstRead", _FIRST_READ,
+                     what="the first read of one execution's records")
