@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from governance._clock import Clock, utc_now
-from governance._models import evolve, record_builder
+from governance._models import assemble, evolve, record_builder
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.mutation import Mutation
 from governance.core.results import MutationResult, ValidationResult, result_side_effects
@@ -146,14 +146,15 @@ class GovernedMutation(Generic[TState]):
             intent_metadata["GovernanceCompensation"] = compensation
         request_tags = request_intent.tags
         inner_tags = inner_intent.tags
-        self.intent = evolve(
-            inner_intent,
-            estimated_blast_radius=(request_intent.estimated_blast_radius
-                                    or inner_intent.estimated_blast_radius),
-            tags=(request_tags | inner_tags if request_tags and inner_tags
-                  else request_tags or inner_tags),
-            metadata=intent_metadata,
-        )
+        # Copies of the inner intent's and context's values with the governed ones set: one
+        # dict copy each, taken over by the new record (``assemble``).
+        intent_values = inner_intent.__dict__.copy()
+        intent_values["estimated_blast_radius"] = (request_intent.estimated_blast_radius
+                                                   or inner_intent.estimated_blast_radius)
+        intent_values["tags"] = (request_tags | inner_tags if request_tags and inner_tags
+                                 else request_tags or inner_tags)
+        intent_values["metadata"] = intent_metadata
+        self.intent = assemble(inner_intent.__class__, intent_values)
 
         inner_context = inner.context
         context_metadata: dict[str, Any] = {
@@ -170,12 +171,11 @@ class GovernedMutation(Generic[TState]):
                 request_intent.estimated_blast_radius.scope.name)
         if compensation:
             context_metadata["GovernanceCompensation"] = compensation
-        self.context = evolve(
-            inner_context,
-            state_id=inner_context.state_id or request.scope.state_id,
-            correlation_id=inner_context.correlation_id or request_id,
-            metadata=context_metadata,
-        )
+        context_values = inner_context.__dict__.copy()
+        context_values["state_id"] = inner_context.state_id or request.scope.state_id
+        context_values["correlation_id"] = inner_context.correlation_id or request_id
+        context_values["metadata"] = context_metadata
+        self.context = assemble(inner_context.__class__, context_values)
 
 
 @dataclass(frozen=True, slots=True)
