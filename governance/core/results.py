@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -150,7 +151,14 @@ class MutationStatistics:
 
 @dataclass(frozen=True)
 class MutationResult(Generic[TState]):
-    """The outcome of one mutation: success with a new state, or failure with the reasons."""
+    """The outcome of one mutation: success with a new state, or failure with the reasons.
+
+    A successful result leaves ``validation_result``, ``policy_decisions``, ``side_effects``
+    and ``metrics`` out of its ``__dict__`` until they are read (most results are read for
+    their state and changes only); the first read makes the value and keeps it. Equality,
+    ``repr``, ``dataclasses.asdict`` and ``replace`` read every field, so they see the same
+    record.
+    """
 
     is_success: bool
     new_state: TState | None = None
@@ -161,33 +169,6 @@ class MutationResult(Generic[TState]):
     metrics: MutationMetrics = field(default_factory=MutationMetrics)
     exception: BaseException | None = None
     completed_at: datetime = field(default_factory=utc_now)
-
-    # A successful result leaves its validation, policy decisions, side effects and metrics
-    # out of its ``__dict__`` until they are read (``__getattr__`` then makes and keeps them):
-    # most results are read for their state and changes only. Equality, ``repr``,
-    # ``dataclasses.asdict`` and ``replace`` read every field, so they see the same record.
-    def __getattr__(self, name: str) -> Any:
-        # Only called for a name the instance and its class do not have.
-        if name == "metrics":
-            # What the engine left: the metrics scope that holds them, or the duration alone.
-            held = self.__dict__.get("_metrics")
-            if held is not None and type(held) is not float:
-                value: Any = held.get()
-            else:
-                value = build_metrics(
-                    recorded_at=self.completed_at,
-                    execution_time=_ZERO if held is None else timedelta(0, held),
-                    validation_time=_ZERO, policy_evaluation_time=_ZERO, validated_rules=0,
-                    evaluated_policies=0, changes_count=0, state_size=None, memory_used=None,
-                    used_cache=False, additional_metrics={})
-        elif name == "validation_result":
-            value = ValidationResult()
-        elif name == "policy_decisions" or name == "side_effects":
-            value = []
-        else:
-            raise AttributeError(
-                f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
-        return self.__dict__.setdefault(name, value)
 
     @classmethod
     def success(
@@ -247,6 +228,48 @@ class MutationResult(Generic[TState]):
             ),
         )
 
+
+class _BuiltWhenRead:
+    """A field of ``MutationResult`` that a successful result leaves out of its ``__dict__``
+    until it is read: a non-data descriptor, so once the value is in the instance's
+    ``__dict__`` it is read from there, as any other field, and the descriptor is not called
+    again. Two threads reading at once keep one value (``dict.setdefault``)."""
+
+    __slots__ = ("_make", "_name")
+
+    def __init__(self, name: str, make: Callable[[MutationResult[Any]], Any]) -> None:
+        self._name = name
+        self._make = make
+
+    def __get__(self, instance: MutationResult[Any] | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return instance.__dict__.setdefault(self._name, self._make(instance))
+
+
+def _metrics_of(result: MutationResult[Any]) -> MutationMetrics:
+    # What the engine left: the metrics scope that holds them, or the duration alone.
+    held = result.__dict__.get("_metrics")
+    if held is not None and type(held) is not float:
+        metrics: MutationMetrics = held.get()
+        return metrics
+    return build_metrics(
+        recorded_at=result.completed_at,
+        execution_time=_ZERO if held is None else timedelta(0, held),
+        validation_time=_ZERO, policy_evaluation_time=_ZERO, validated_rules=0,
+        evaluated_policies=0, changes_count=0, state_size=None, memory_used=None,
+        used_cache=False, additional_metrics={})
+
+
+# Installed after the dataclass is made, which has recorded each field's default factory and
+# left no class attribute for them: ``__init__`` still sets every field in the instance.
+MutationResult.metrics = _BuiltWhenRead("metrics", _metrics_of)  # type: ignore[assignment]
+MutationResult.validation_result = _BuiltWhenRead(  # type: ignore[assignment]
+    "validation_result", lambda result: ValidationResult())
+MutationResult.policy_decisions = _BuiltWhenRead(  # type: ignore[assignment]
+    "policy_decisions", lambda result: [])
+MutationResult.side_effects = _BuiltWhenRead(  # type: ignore[assignment]
+    "side_effects", lambda result: [])
 
 _new_instance = object.__new__
 _set_instance_dict = object.__setattr__
