@@ -45,7 +45,9 @@ class DiagnosticsOverhead(FreshPerCall):
 
     - no_diagnostics: ``NullAuditor`` and ``NullHistoryStore`` (the baseline).
     - audit_and_history_in_memory: the in-memory auditor and history store (one audit and one
-      history entry written).
+      history entry written; since the runtime keeps them as their values and builds the
+      records when first read, that build is not in the timed call: see
+      ``bench_materialization.ExecutionRecordsFirstRead``).
     - audit_history_and_interceptors: the same plus a passive interceptor and one that formats
       a log line before and after the mutation.
     """

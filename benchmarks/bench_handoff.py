@@ -3,7 +3,9 @@
 
 One timed call builds the governed mutation (governance metadata merged into intent and context)
 and calls ``engine.execute`` (strict preset, one allow policy: policy evaluation, validation,
-apply, audit, history, metrics). Not timed: resolution and outcome recording, and the fresh
+apply, audit, history, metrics; the in-memory audit and history entries and the metrics are
+kept as their values, built into records when first read, which ``bench_materialization``'s
+``ExecutionRecordsFirstRead`` times). Not timed: resolution and outcome recording, and the fresh
 engine, request, mutation and state built in ``setup`` for every call (the engine's audit and
 history grow with each execution).
 """

@@ -18,7 +18,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from governance._clock import Clock, utc_now
 from governance._models import assemble, evolve, record_builder
-from governance.core.context import MutationContext, MutationIntent
+from governance.core.context import MutationContext, MutationIntent, MutationMode
+from governance.core.engine import MutationEngine
 from governance.core.mutation import Mutation
 from governance.core.results import MutationResult, ValidationResult, result_side_effects
 from governance.decisions import DecisionType, LifecycleDecision, RequestDecision, owned_decision
@@ -94,18 +95,31 @@ class GovernedMutation(Generic[TState]):
     the request's state and ``correlation_id`` to the request id, and carries the same
     governance keys, so they reach the engine's audit and history entries.
     ``apply``/``validate``/``simulate`` delegate.
+
+    The governed intent and context are built from the wrapped mutation's intent and context
+    (as they were when it was wrapped) the first time each is read, and kept. The package's
+    engine runs a governed mutation without reading them (``execute_deferred``, from
+    ``execution_facts``): its audit and history entries read them when they are built.
     """
 
-    __slots__ = ("context", "inner", "intent", "request")
+    __slots__ = ("_context", "_inner_context", "_inner_intent", "_intent", "inner", "request")
 
     inner: Mutation[TState]
     """The wrapped mutation."""
-    intent: MutationIntent
-    """The governed intent."""
-    context: MutationContext
-    """The governed context."""
     request: MutationRequest
     """The request whose governance facts the wrapper adds."""
+
+    def __init__(self, inner: Mutation[TState], request: MutationRequest) -> None:
+        if inner is None:
+            raise MissingArgumentError("a governed mutation needs the mutation it wraps")
+        if request is None:
+            raise MissingArgumentError("a governed mutation needs its request")
+        self.inner = inner
+        self.request = request
+        self._inner_intent = inner.intent
+        self._inner_context = inner.context
+        self._intent: MutationIntent | None = None
+        self._context: MutationContext | None = None
 
     def apply(self, state: TState) -> MutationResult[TState]:
         """Delegate to the wrapped mutation."""
@@ -119,63 +133,86 @@ class GovernedMutation(Generic[TState]):
         """Delegate to the wrapped mutation."""
         return self.inner.simulate(state)
 
-    def __init__(self, inner: Mutation[TState], request: MutationRequest) -> None:
-        if inner is None:
-            raise MissingArgumentError("a governed mutation needs the mutation it wraps")
-        if request is None:
-            raise MissingArgumentError("a governed mutation needs its request")
-        self.inner = inner
-        self.request = request
-        execution = request.execution
-        kind = _KIND_NAMES[execution.kind]
-        plan = execution.compensation
-        compensation = governed_compensation_facts(plan) if plan is not None else None
-        request_id = request.request_id
-        inner_intent = inner.intent
-        request_intent = request.payload.intent
-        request_intent_metadata = request_intent.metadata
+    def execution_facts(self) -> tuple[str | None, MutationMode, str | None]:
+        """The governed context's ``state_id``, ``mode`` and ``correlation_id``, without
+        building it."""
+        inner_context = self._inner_context
+        return (inner_context.state_id or self.request.scope.state_id, inner_context.mode,
+                inner_context.correlation_id or self.request.request_id)
 
-        intent_metadata: dict[str, Any] = {
-            **request_intent_metadata,
-            "GovernanceRequestId": request_id,
+    @property
+    def intent(self) -> MutationIntent:
+        """The governed intent (built on first read)."""
+        intent = self._intent
+        if intent is None:
+            intent = self._intent = self._governed_intent()
+        return intent
+
+    @property
+    def context(self) -> MutationContext:
+        """The governed context (built on first read)."""
+        context = self._context
+        if context is None:
+            context = self._context = self._governed_context()
+        return context
+
+    def _governance_facts(self) -> tuple[str, dict[str, Any] | None]:
+        execution = self.request.execution
+        plan = execution.compensation
+        return (_KIND_NAMES[execution.kind],
+                governed_compensation_facts(plan) if plan is not None else None)
+
+    def _governed_intent(self) -> MutationIntent:
+        request = self.request
+        kind, compensation = self._governance_facts()
+        inner_intent = self._inner_intent
+        request_intent = request.payload.intent
+        metadata: dict[str, Any] = {
+            **request_intent.metadata,
+            "GovernanceRequestId": request.request_id,
             "GovernanceExecutionKind": kind,
         }
         if inner_intent.metadata:
-            intent_metadata["ExecutionIntentMetadata"] = dict(inner_intent.metadata)
+            metadata["ExecutionIntentMetadata"] = dict(inner_intent.metadata)
         if compensation:
-            intent_metadata["GovernanceCompensation"] = compensation
+            metadata["GovernanceCompensation"] = compensation
         request_tags = request_intent.tags
         inner_tags = inner_intent.tags
-        # Copies of the inner intent's and context's values with the governed ones set: one
-        # dict copy each, taken over by the new record (``assemble``).
-        intent_values = inner_intent.__dict__.copy()
-        intent_values["estimated_blast_radius"] = (request_intent.estimated_blast_radius
-                                                   or inner_intent.estimated_blast_radius)
-        intent_values["tags"] = (request_tags | inner_tags if request_tags and inner_tags
-                                 else request_tags or inner_tags)
-        intent_values["metadata"] = intent_metadata
-        self.intent = assemble(inner_intent.__class__, intent_values)
+        # A copy of the inner intent's values with the governed ones set, taken over by the
+        # new record (``assemble``), of the inner intent's own class.
+        values = inner_intent.__dict__.copy()
+        values["estimated_blast_radius"] = (request_intent.estimated_blast_radius
+                                            or inner_intent.estimated_blast_radius)
+        values["tags"] = (request_tags | inner_tags if request_tags and inner_tags
+                          else request_tags or inner_tags)
+        values["metadata"] = metadata
+        return assemble(inner_intent.__class__, values)
 
-        inner_context = inner.context
-        context_metadata: dict[str, Any] = {
+    def _governed_context(self) -> MutationContext:
+        request = self.request
+        kind, compensation = self._governance_facts()
+        inner_context = self._inner_context
+        request_intent = request.payload.intent
+        request_id = request.request_id
+        metadata: dict[str, Any] = {
             **inner_context.metadata,
             "GovernanceRequestId": request_id,
             "GovernanceExecutionKind": kind,
         }
         if request.metadata:
-            context_metadata["GovernanceRequestMetadata"] = dict(request.metadata)
-        if request_intent_metadata:
-            context_metadata["GovernanceIntentMetadata"] = dict(request_intent_metadata)
+            metadata["GovernanceRequestMetadata"] = dict(request.metadata)
+        if request_intent.metadata:
+            metadata["GovernanceIntentMetadata"] = dict(request_intent.metadata)
         if request_intent.estimated_blast_radius is not None:
-            context_metadata["GovernanceEstimatedBlastRadius"] = (
+            metadata["GovernanceEstimatedBlastRadius"] = (
                 request_intent.estimated_blast_radius.scope.name)
         if compensation:
-            context_metadata["GovernanceCompensation"] = compensation
-        context_values = inner_context.__dict__.copy()
-        context_values["state_id"] = inner_context.state_id or request.scope.state_id
-        context_values["correlation_id"] = inner_context.correlation_id or request_id
-        context_values["metadata"] = context_metadata
-        self.context = assemble(inner_context.__class__, context_values)
+            metadata["GovernanceCompensation"] = compensation
+        values = inner_context.__dict__.copy()
+        values["state_id"] = inner_context.state_id or request.scope.state_id
+        values["correlation_id"] = inner_context.correlation_id or request_id
+        values["metadata"] = metadata
+        return assemble(inner_context.__class__, values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +373,11 @@ class GovernanceExecutionManager:
         self._engine = engine
         self._clock = clock or utc_now
         self._recorder = OutcomeRecorder(store, clock=self._clock)
+        # The package's engine runs a governed mutation without building its intent and context
+        # (they are built when its audit and history entries are read); any other engine gets
+        # ``execute``, and reads them as it pleases.
+        self._execute_governed: Callable[[GovernedMutation[Any], Any], MutationResult[Any]] = (
+            engine.execute_deferred if type(engine) is MutationEngine else engine.execute)
 
     @property
     def store(self) -> RequestStore:
@@ -451,7 +493,7 @@ class GovernanceExecutionManager:
         # this call returns or raises, so the request is never left claimed.
         try:
             governed: GovernedMutation[TState] = GovernedMutation(mutation, claimed)
-            result = self._engine.execute(governed, current_state)
+            result = self._execute_governed(governed, current_state)
         except BaseException as exc:
             # BaseException too: a KeyboardInterrupt or SystemExit out of ``apply`` must not
             # leave the request claimed for good.

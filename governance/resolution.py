@@ -13,7 +13,7 @@ from governance._ids import IdSequence
 from governance._models import evolve, record_builder
 from governance.approval_requirements import ApprovalRequirementStatus
 from governance.core.context import MutationContext
-from governance.decisions import DecisionType, VersionResolutionDecision, owned_decision
+from governance.decisions import DecisionType, DecisionValues, VersionResolutionDecision
 from governance.errors import (
     InvalidArgumentError,
     InvalidOperationError,
@@ -190,7 +190,9 @@ class VersionResolver:
             reason = ("No expected state version was given; the request may proceed"
                       if no_expectation
                       else f"State version '{current_state_version}' is the approved one")
-            decision = owned_decision(_VALIDATED, context, reason, metadata, now)
+            # The decision's values (``owned_decision``): the context was checked by both
+            # callers.
+            decision: DecisionValues = (_VALIDATED, context, reason, now, metadata)
             # A VALIDATED decision leaves status and updated_at untouched.
             if claim_clock is None:
                 resolved = next_snapshot(request, (decision,), touch=False)
@@ -204,9 +206,9 @@ class VersionResolver:
         stale_reason = (f"Approved against state version '{expected}', "
                         f"but the state is now at '{current_state_version}'")
         decision_type, outcome, changes, expects_current = stale
-        decision = owned_decision(decision_type, context, stale_reason, metadata, now)
+        stale_decision: DecisionValues = (decision_type, context, stale_reason, now, metadata)
         if not expects_current:
-            resolved = next_snapshot(request, (decision,), lifecycle_changes=changes)
+            resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes)
             return resolved, outcome, expected, True
         updates: dict[str, Any] = {"versioning": evolve(
             request.versioning, expected_state_version=current_state_version)}
@@ -221,7 +223,8 @@ class VersionResolver:
                 evolve(r, status=_REQUIREMENT_PENDING, decided_at=None, decision_context=None,
                        decision_reason=None, rejection=None)
                 for r in request.approval_requirements)
-        resolved = next_snapshot(request, (decision,), lifecycle_changes=changes, **updates)
+        resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes,
+                                 **updates)
         return resolved, outcome, expected, True
 
     def _claim(self, context: MutationContext, clock: Clock, now: datetime) -> ExecutionClaim:

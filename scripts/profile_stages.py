@@ -14,7 +14,9 @@ audit, history and metrics entries, the result records), built from ready values
 package's fastest internal builders, with no checks, locks, clock reads or calls between them.
 It runs interleaved with the benchmarks' plain-Python floor, as ``ExecuteApprovedRatioToFloor``
 does, and prints both ratios to the floor: what the record shapes cost on their own, and what
-the whole call costs.
+the whole call costs. It builds every record eagerly, as the runtime did before it kept the
+governed intent and context, the decisions, the result's metrics and the audit and history
+entries as their values until read: the figure is what those records cost when all are read.
 
 These are in-process figures for reading a profile; the numbers that count are the asv
 benchmarks' (``bench_orchestration``, ``bench_resolution``, ``bench_handoff``,
@@ -165,8 +167,9 @@ def records_only(fixture: ExecutionFixture) -> Callable[[], Any]:
         resolution_of(claimed, outcome, "v10", "v10", False)
         # The governed wrapper.
         governed = object.__new__(GovernedMutation)
-        governed._inner = fixture.mutation
+        governed.inner = fixture.mutation
         governed.request = claimed
+        governed._inner_intent, governed._inner_context = intent, context
         governed._intent = evolve(intent, metadata={"GovernanceRequestId": "req",
                                                     "GovernanceExecutionKind": "STANDARD"})
         governed._context = evolve(context, state_id="s", metadata={

@@ -69,17 +69,22 @@ def _within(moment: datetime, start: datetime | None, end: datetime | None) -> b
 
 _build_entry = record_builder(MutationAuditEntry)
 
-AuditValues = tuple[str, MutationIntent, MutationContext, bool, str, ChangeSet, "str | None",
-                    Sequence[PolicyDecision], Sequence[SideEffect], float]
-"""An entry as the engine hands it to ``InMemoryAuditor.keep``: execution id, intent, context,
-success, state type name, changes, error message, policy decisions, side effects, and the
-duration in seconds. The rest of the entry is read from the context."""
+AuditValues = tuple[str, Any, "MutationIntent | None", "MutationContext | None", bool, str,
+                    ChangeSet, "str | None", Sequence[PolicyDecision], Sequence[SideEffect], float]
+"""An entry as the engine hands it to ``InMemoryAuditor.keep``: execution id, the mutation
+whose intent and context are read when the entry is built (or None), the intent and context
+(None when they are read from that mutation), success, state type name, changes, error
+message, policy decisions, side effects, and the duration in seconds. The rest of the entry is
+read from the context."""
 
 
 def build_audit_entry(values: AuditValues) -> MutationAuditEntry:
     """The ``MutationAuditEntry`` that ``values`` stand for."""
-    (execution_id, intent, context, is_success, state_type, changes, error_message, decisions,
-     side_effects, seconds) = values
+    (execution_id, source, intent, context, is_success, state_type, changes, error_message,
+     decisions, side_effects, seconds) = values
+    if source is not None:
+        intent, context = source.intent, source.context
+    assert intent is not None and context is not None
     return _build_entry(
         execution_id=execution_id, mutation_intent=intent, context=context,
         is_success=is_success, state_id=context.state_id, state_type=state_type,

@@ -49,13 +49,14 @@ from governance.core.context import MutationContext, MutationMode
 from governance.core.effects import SideEffect
 from governance.core.history import (
     HistoryStore,
+    HistoryValues,
     InMemoryHistoryStore,
     MutationHistoryEntry,
     build_history_entry,
 )
 from governance.core.interceptors import Interceptor, InterceptorPipeline
 from governance.core.metrics import InMemoryMetricsCollector, MetricsCollector, MetricsScope
-from governance.core.mutation import Mutation
+from governance.core.mutation import DeferredMutation, Mutation
 from governance.core.options import EngineOptions
 from governance.core.policies import Policy, PolicyDecision, PolicyRegistry
 from governance.core.results import (
@@ -319,14 +320,53 @@ class MutationEngine:
         if context is None:
             raise MissingArgumentError(f"mutation {type(mutation).__name__} has no context")
         state_id = context.state_id
+        return self._admit(mutation, context, state, execution_id, started, state_id,
+                           context.mode, state_id or context.correlation_id)
+
+    def execute_deferred(self, mutation: DeferredMutation[TState], state: TState
+                         ) -> MutationResult[TState]:
+        """``execute`` for a mutation whose context and intent are built only when read
+        (``GovernedMutation``): the run takes what it needs of the context from
+        ``mutation.execution_facts()``, and the audit and history entries read the mutation's
+        ``intent`` and ``context`` when they are built (with the in-memory auditor and history
+        store, when they are first read). With interceptors registered, or an auditor or
+        history store of another kind, this is ``execute``.
+
+        Raises:
+            the errors of ``execute``.
+        """
+        if (self._interceptors.snapshot or self._keep_audit is None
+                or self._keep_history is None):
+            return self.execute(mutation, state)
+        if mutation is None:
+            raise MissingArgumentError("cannot execute a None mutation")
+        started = perf_counter()
+        execution_id = _EXECUTION_IDS.next()
+        state_id, mode, correlation_id = mutation.execution_facts()
+        return self._admit(mutation, None, state, execution_id, started, state_id, mode,
+                           state_id or correlation_id)
+
+    def _admit(
+        self,
+        mutation: Mutation[TState],
+        context: MutationContext | None,
+        state: TState,
+        execution_id: str,
+        started: float,
+        state_id: str | None,
+        mode: MutationMode,
+        key: str | None,
+    ) -> MutationResult[TState]:
+        """Step 2 of ``execute``: a global slot, then the state's gate, around the run.
+        ``context`` None: the mutation builds it when read (``execute_deferred``)."""
         admission = self._admission
         slots = admission.slots
         slots.get()
         try:
             if state_id is None:
-                return self._run(mutation, context, state, execution_id, started)
+                return self._run(mutation, context, state, execution_id, started, mode, key)
             with admission.gates.get(state_id) or admission.new_gate(state_id):
-                return self._run(mutation, context, state, execution_id, started)
+                return self._run(mutation, context, state, execution_id, started, mode, key)
         finally:
             slots.put(None)
 
@@ -376,22 +416,26 @@ class MutationEngine:
     def _run(
         self,
         mutation: Mutation[TState],
-        context: MutationContext,
+        context: MutationContext | None,
         state: TState,
         execution_id: str,
         started: float,
+        mode: MutationMode,
+        key: str | None,
     ) -> MutationResult[TState]:
-        """Steps 3 to 10 of ``execute`` (see the module docstring), inside the admission."""
+        """Steps 3 to 10 of ``execute`` (see the module docstring), inside the admission.
+        ``mode`` is the context's; ``key`` is where a history entry goes (the context's state
+        id, or its correlation id)."""
         scope = self._metrics.begin_scope(execution_id) if self._detailed_metrics else None
         try:
             if self._interceptors.snapshot:
-                self._interceptors.run_before(mutation.intent, context, state, execution_id)
+                self._interceptors.run_before(mutation.intent, context or mutation.context,
+                                              state, execution_id)
             # None means no policy is registered: the mutation is allowed as it is.
             decision = self._evaluate_policies(mutation, state, execution_id, scope)
             if decision is not None and not decision.is_allowed:
                 return self._refuse(mutation, context, state, execution_id, started, scope,
                                     decision)
-            mode = context.mode
             if mode != _COMMIT or self._always_validate:
                 validation = self._validate(mutation, state, scope)
                 if not validation.is_valid:
@@ -413,7 +457,7 @@ class MutationEngine:
                     execution_id=execution_id,
                 )
             return self._complete(mutation, context, state, execution_id, started, scope,
-                                  decision, result)
+                                  decision, result, mode, key)
         except GovernanceError as error:
             self._report_failure(mutation, context, state, error, execution_id, started)
             raise
@@ -429,7 +473,7 @@ class MutationEngine:
     def _refuse(
         self,
         mutation: Mutation[TState],
-        context: MutationContext,
+        context: MutationContext | None,
         state: TState,
         execution_id: str,
         started: float,
@@ -439,8 +483,8 @@ class MutationEngine:
         """Step 6: a policy refused; ``on_policy_blocked`` hooks, a failed audit entry."""
         blocked: MutationResult[TState] = MutationResult.policy_blocked(decision)
         if self._interceptors.snapshot:
-            self._interceptors.run_policy_blocked(mutation.intent, context, state, decision,
-                                                  execution_id)
+            self._interceptors.run_policy_blocked(mutation.intent, context or mutation.context,
+                                                  state, decision, execution_id)
         elapsed = perf_counter() - started
         if self._auditor.is_enabled:
             self._audit(execution_id, mutation, context, state, blocked, elapsed,
@@ -451,7 +495,7 @@ class MutationEngine:
     def _reject_invalid(
         self,
         mutation: Mutation[TState],
-        context: MutationContext,
+        context: MutationContext | None,
         state: TState,
         execution_id: str,
         started: float,
@@ -495,20 +539,23 @@ class MutationEngine:
     def _complete(
         self,
         mutation: Mutation[TState],
-        context: MutationContext,
+        context: MutationContext | None,
         state: TState,
         execution_id: str,
         started: float,
         scope: MetricsScope | None,
         decision: PolicyDecision | None,
         result: MutationResult[TState],
+        mode: MutationMode,
+        key: str | None,
     ) -> MutationResult[TState]:
         """Step 9 and 10: modifications, ``on_after_mutation`` hooks, audit, history,
         metrics."""
         if decision is not None and decision.modifications and result.is_success:
             result = _apply_modifications(result, decision.modifications, state)
         if self._interceptors.snapshot:
-            self._interceptors.run_after(mutation.intent, context, state, result.new_state,
+            self._interceptors.run_after(mutation.intent, context or mutation.context, state,
+                                         result.new_state,
                                          result.changes, execution_id)
         # One reading for the audit entry, the history entry and the result's metrics: the
         # execution's duration up to its outcome, in seconds, the same in every record of it.
@@ -525,16 +572,18 @@ class MutationEngine:
                 or [decision if decision is not None else PolicyDecision.allow()],
                 side_effects,
             )
-        if is_success and context.mode == _COMMIT and self._history.is_enabled:
-            key = context.state_id or context.correlation_id
-            if key:
-                values = (execution_id, key, mutation.intent, context, result.changes,
-                          side_effects, elapsed)
-                keep = self._keep_history
-                if keep is not None:
-                    keep(values)
-                else:
-                    self._history.store(build_history_entry(values))
+        if is_success and mode == _COMMIT and key and self._history.is_enabled:
+            # A deferred mutation (context None) is kept itself: the entry reads its intent
+            # and context when it is built.
+            values: HistoryValues = (
+                execution_id, key, None, mutation.intent, context, result.changes,
+                side_effects, elapsed) if context is not None else (
+                execution_id, key, mutation, None, None, result.changes, side_effects, elapsed)
+            keep = self._keep_history
+            if keep is not None:
+                keep(values)
+            else:
+                self._history.store(build_history_entry(values))
         return self._finalize(result, state, execution_id, elapsed, scope)
 
     def _evaluate_policies(
@@ -600,7 +649,7 @@ class MutationEngine:
         self,
         execution_id: str,
         mutation: Mutation[Any],
-        context: MutationContext,
+        context: MutationContext | None,
         state: Any,
         result: MutationResult[Any],
         elapsed: float,
@@ -608,8 +657,13 @@ class MutationEngine:
         decisions: Sequence[PolicyDecision],
         side_effects: Sequence[SideEffect],
     ) -> None:
+        # A deferred mutation (context None) is kept itself: the entry reads its intent and
+        # context when it is built.
         values: AuditValues = (
-            execution_id, mutation.intent, context, result.is_success, type(state).__name__,
+            execution_id, None, mutation.intent, context, result.is_success,
+            type(state).__name__, result.changes, error_message, decisions, side_effects,
+            elapsed) if context is not None else (
+            execution_id, mutation, None, None, result.is_success, type(state).__name__,
             result.changes, error_message, decisions, side_effects, elapsed)
         keep = self._keep_audit
         if keep is not None:
@@ -620,13 +674,15 @@ class MutationEngine:
     def _report_failure(
         self,
         mutation: Mutation[Any],
-        context: MutationContext,
+        context: MutationContext | None,
         state: Any,
         error: Exception,
         execution_id: str,
         started: float,
     ) -> None:
         intent = mutation.intent
+        if context is None:
+            context = mutation.context
         if self._interceptors.snapshot:
             self._interceptors.run_failed(intent, context, state, error, execution_id)
         # Written whatever ``is_enabled`` says: an execution that raised is always worth a record

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from governance._clock import utc_now
 from governance._models import record_builder
@@ -74,16 +74,20 @@ def _by_timestamp(entry: MutationHistoryEntry) -> datetime:
 
 _build_entry = record_builder(MutationHistoryEntry)
 
-HistoryValues = tuple[str, str, MutationIntent, MutationContext, ChangeSet, Sequence[SideEffect],
-                      float]
+HistoryValues = tuple[str, str, Any, "MutationIntent | None", "MutationContext | None",
+                      ChangeSet, Sequence[SideEffect], float]
 """An entry as the engine hands it to ``InMemoryHistoryStore.keep``: execution id, state id,
-intent, context, changes, side effects and the execution time in seconds; the timestamp is the
-context's."""
+the mutation whose intent and context are read when the entry is built (or None), the intent
+and context (None when they are read from that mutation), changes, side effects and the
+execution time in seconds; the timestamp is the context's."""
 
 
 def build_history_entry(values: HistoryValues) -> MutationHistoryEntry:
     """The ``MutationHistoryEntry`` that ``values`` stand for."""
-    execution_id, state_id, intent, context, changes, side_effects, seconds = values
+    execution_id, state_id, source, intent, context, changes, side_effects, seconds = values
+    if source is not None:
+        intent, context = source.intent, source.context
+    assert intent is not None and context is not None
     return _build_entry(
         execution_id=execution_id, state_id=state_id, intent=intent, context=context,
         changes=changes, side_effects=side_effects, timestamp=context.timestamp,

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from governance.core.changes import ChangeSet, StateChange
-from governance.core.context import BlastRadius, MutationContext, MutationIntent, RiskLevel
+from governance.core.context import (
+    BlastRadius,
+    MutationContext,
+    MutationIntent,
+    MutationMode,
+    RiskLevel,
+)
 from governance.core.effects import SideEffect
 from governance.core.results import MutationResult, ValidationResult
 from governance.errors import MissingArgumentError
@@ -37,6 +43,16 @@ class Mutation(Protocol[TState]):
 
     def simulate(self, state: TState) -> MutationResult[TState]:
         """Compute what ``apply`` would do, without side effects."""
+        ...
+
+
+class DeferredMutation(Mutation[TState], Protocol[TState]):
+    """A mutation whose ``intent`` and ``context`` are built when first read (such as
+    ``GovernedMutation``), and which tells the engine, without building them, what a run needs
+    of its context (``MutationEngine.execute_deferred``)."""
+
+    def execution_facts(self) -> tuple[str | None, MutationMode, str | None]:
+        """The context's ``state_id``, ``mode`` and ``correlation_id``."""
         ...
 
 

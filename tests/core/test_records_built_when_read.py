@@ -163,8 +163,8 @@ def test_a_kept_audit_entry_reads_every_field_from_its_values() -> None:
     intent = MutationIntent.create("Op", "Cat")
     auditor = InMemoryAuditor()
 
-    auditor.keep(("e-1", intent, context, False, "VersionedState", None, "refused", [], [],
-                  0.25))  # type: ignore[arg-type]
+    auditor.keep(("e-1", None, intent, context, False, "VersionedState", None, "refused", [],
+                  [], 0.25))  # type: ignore[arg-type]
 
     (entry,) = auditor.get_audit_log("s-9")
     assert entry == MutationAuditEntry(
@@ -181,8 +181,8 @@ def test_a_kept_history_entry_needs_a_state_id(blank: str) -> None:
     context = MutationContext.system("test")
 
     with pytest.raises(InvalidOperationError, match="'e-1' has no state id"):
-        history.keep(("e-1", blank, MutationIntent.create("Op", "Cat"), context, None, [],
-                      0.1))  # type: ignore[arg-type]
+        history.keep(("e-1", blank, None, MutationIntent.create("Op", "Cat"), context, None,
+                      [], 0.1))  # type: ignore[arg-type]
     assert history.get_history(blank) == []
 
 
@@ -190,8 +190,9 @@ def test_the_builders_of_kept_values_name_the_context_fields() -> None:
     context = MutationContext.system("test", state_id="s-1")
     intent = MutationIntent.create("Op", "Cat")
 
-    audit = build_audit_entry(("e", intent, context, True, "int", None, None, [], [], 0.0))  # type: ignore[arg-type]
-    entry = build_history_entry(("e", "s-1", intent, context, None, [], 0.0))  # type: ignore[arg-type]
+    audit = build_audit_entry(("e", None, intent, context, True, "int", None, None, [], [],
+                               0.0))  # type: ignore[arg-type]
+    entry = build_history_entry(("e", "s-1", None, intent, context, None, [], 0.0))  # type: ignore[arg-type]
 
     assert audit.timestamp == entry.timestamp == context.timestamp
     assert audit.metadata is None  # an empty context metadata is recorded as None
