@@ -137,3 +137,24 @@ def evolve_record(record: R, /, **changes: Any) -> R:
 
 
 _set_instance_dict = object.__setattr__
+
+
+class BuiltWhenRead:
+    """A field of a frozen dataclass (one with a ``__dict__``) that an instance may leave out of
+    its ``__dict__`` until it is read: a non-data descriptor, installed on the class after the
+    dataclass is made, called only while the instance's ``__dict__`` lacks the field. It makes
+    the value with ``make(instance)`` and keeps it in the instance's ``__dict__``, from where
+    every later read takes it as any other field (two threads reading at once keep one value:
+    ``dict.setdefault``). The dataclass's ``__init__`` still sets the field in the instance.
+    """
+
+    __slots__ = ("_make", "_name")
+
+    def __init__(self, name: str, make: Callable[[Any], Any]) -> None:
+        self._name = name
+        self._make = make
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return instance.__dict__.setdefault(self._name, self._make(instance))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from governance._clock import Clock, utc_now
-from governance._models import assemble, evolve, record_builder
+from governance._models import BuiltWhenRead, assemble, evolve
 from governance.core.context import MutationContext, MutationIntent, MutationMode
 from governance.core.engine import MutationEngine
 from governance.core.mutation import Mutation
@@ -215,9 +215,13 @@ class GovernedMutation(Generic[TState]):
         return assemble(inner_context.__class__, values)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class GovernedExecutionResult(Generic[TState]):
-    """The outcome of ``execute_approved``."""
+    """The outcome of ``execute_approved``.
+
+    ``resolution`` is built the first time it is read (from the final snapshot and the
+    resolution's outcome, versions and staleness), and kept.
+    """
 
     request: MutationRequest
     """The latest persisted snapshot of the request."""
@@ -236,7 +240,14 @@ class GovernedExecutionResult(Generic[TState]):
         return self.mutation_result.new_state if self.mutation_result is not None else None
 
 
-_execution_result = record_builder(GovernedExecutionResult, positional=True)
+def _resolution_of_result(result: GovernedExecutionResult[Any]) -> VersionResolution:
+    return resolution_of(result.request, *result.__dict__["_resolved"])
+
+
+GovernedExecutionResult.resolution = BuiltWhenRead(  # type: ignore[assignment]
+    "resolution", _resolution_of_result)
+_new_result = object.__new__
+_set_result_dict = object.__setattr__
 
 
 
@@ -486,8 +497,8 @@ class GovernanceExecutionManager:
         claimed, outcome, expected, stale = self._resolution.claim_for_execution(
             request_id, current_state_version, governance_context, strategy)
         if outcome not in _EXECUTING:
-            return self._result(claimed, resolution_of(
-                claimed, outcome, expected, current_state_version, stale), None, None)
+            return _governed_result(claimed, (outcome, expected, current_state_version, stale),
+                                    None, None)
 
         # From here the request is claimed: whatever happens, an outcome is recorded before
         # this call returns or raises, so the request is never left claimed.
@@ -513,8 +524,8 @@ class GovernanceExecutionManager:
         if not result.is_success or result.new_state is None:
             rejected = self._recorder.record_refused(
                 claimed, governance_context, result, current_state_version)
-            return self._result(rejected, resolution_of(
-                rejected, outcome, expected, current_state_version, stale), result, None)
+            return _governed_result(rejected, (outcome, expected, current_state_version, stale),
+                                    result, None)
 
         try:
             resulting = read_version(result.new_state)
@@ -542,8 +553,8 @@ class GovernanceExecutionManager:
         if executed.execution.kind is _COMPENSATION:
             self._link_compensated_original(executed, governance_context, resulting)
         # The resolution reported is of the request as it ends: the final snapshot.
-        return self._result(executed, resolution_of(
-            executed, outcome, expected, current_state_version, stale), result, resulting)
+        return _governed_result(executed, (outcome, expected, current_state_version, stale),
+                                result, resulting)
 
     def _link_compensated_original(
         self, compensation: MutationRequest, context: MutationContext, resulting: str
@@ -589,16 +600,23 @@ class GovernanceExecutionManager:
                 return stored
         raise RequestConcurrencyError(original.request_id, original.revision)
 
-    @staticmethod
-    def _result(
-        request: MutationRequest,
-        resolution: VersionResolution,
-        mutation_result: MutationResult[TState] | None,
-        resulting: str | None,
-    ) -> GovernedExecutionResult[TState]:
-        execution = request.execution
-        return _execution_result(request, resolution, mutation_result, resulting is not None,
-                                 resulting, execution.kind, execution.compensation)
+
+def _governed_result(
+    request: MutationRequest,
+    resolved: tuple[ResolutionOutcome, str | None, str, bool],
+    mutation_result: MutationResult[TState] | None,
+    resulting: str | None,
+) -> GovernedExecutionResult[TState]:
+    """The result of ``execute_approved`` ending with ``request``; ``resolved`` is the
+    resolution's outcome, expected and current versions and staleness, built into its
+    ``VersionResolution`` (of ``request``) when read."""
+    execution = request.execution
+    result: GovernedExecutionResult[TState] = _new_result(GovernedExecutionResult)
+    _set_result_dict(result, "__dict__", {
+        "request": request, "_resolved": resolved, "mutation_result": mutation_result,
+        "was_executed": resulting is not None, "resulting_state_version": resulting,
+        "execution_kind": execution.kind, "compensation": execution.compensation})
+    return result
 
 
 def _refuse_mutation(request_id: str, mutation: Any, intent: Any, context: Any) -> None:

@@ -116,6 +116,13 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
     def get(self, request_id: str) -> MutationRequest | None:
         return self._requests.get(request_id)
 
+    def require(self, request_id: str) -> MutationRequest:
+        request = self._requests.get(request_id)
+        if request is None:
+            # ``RequestStore.require`` names what is wrong: a blank id, or an unknown one.
+            return super().require(request_id)
+        return request
+
     def get_by_state_id(self, state_id: str) -> list[MutationRequest]:
         with self._lock:
             found = [self._requests[r] for r in self._by_state.get(state_id, ())]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from governance._clock import utc_now
-from governance._models import record_builder
+from governance._models import BuiltWhenRead, record_builder
 from governance.core.changes import ChangeSet, StateChange
 from governance.core.effects import SideEffect
 from governance.core.policies import PolicyDecision
@@ -229,24 +228,6 @@ class MutationResult(Generic[TState]):
         )
 
 
-class _BuiltWhenRead:
-    """A field of ``MutationResult`` that a successful result leaves out of its ``__dict__``
-    until it is read: a non-data descriptor, so once the value is in the instance's
-    ``__dict__`` it is read from there, as any other field, and the descriptor is not called
-    again. Two threads reading at once keep one value (``dict.setdefault``)."""
-
-    __slots__ = ("_make", "_name")
-
-    def __init__(self, name: str, make: Callable[[MutationResult[Any]], Any]) -> None:
-        self._name = name
-        self._make = make
-
-    def __get__(self, instance: MutationResult[Any] | None, owner: type | None = None) -> Any:
-        if instance is None:
-            return self
-        return instance.__dict__.setdefault(self._name, self._make(instance))
-
-
 def _metrics_of(result: MutationResult[Any]) -> MutationMetrics:
     # What the engine left: the metrics scope that holds them, or the duration alone.
     held = result.__dict__.get("_metrics")
@@ -263,12 +244,12 @@ def _metrics_of(result: MutationResult[Any]) -> MutationMetrics:
 
 # Installed after the dataclass is made, which has recorded each field's default factory and
 # left no class attribute for them: ``__init__`` still sets every field in the instance.
-MutationResult.metrics = _BuiltWhenRead("metrics", _metrics_of)  # type: ignore[assignment]
-MutationResult.validation_result = _BuiltWhenRead(  # type: ignore[assignment]
+MutationResult.metrics = BuiltWhenRead("metrics", _metrics_of)  # type: ignore[assignment]
+MutationResult.validation_result = BuiltWhenRead(  # type: ignore[assignment]
     "validation_result", lambda result: ValidationResult())
-MutationResult.policy_decisions = _BuiltWhenRead(  # type: ignore[assignment]
+MutationResult.policy_decisions = BuiltWhenRead(  # type: ignore[assignment]
     "policy_decisions", lambda result: [])
-MutationResult.side_effects = _BuiltWhenRead(  # type: ignore[assignment]
+MutationResult.side_effects = BuiltWhenRead(  # type: ignore[assignment]
     "side_effects", lambda result: [])
 
 _new_instance = object.__new__

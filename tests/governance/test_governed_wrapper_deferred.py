@@ -4,6 +4,8 @@ records an eager engine would have recorded."""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 from typing import Any
 
 import pytest
@@ -18,7 +20,9 @@ from governance import (
     InterceptorBase,
     MutationEngine,
     MutationError,
+    ResolutionOutcome,
     ResolutionStrategy,
+    VersionResolution,
     VersionResolutionManager,
 )
 from governance.testing import (
@@ -131,3 +135,20 @@ def test_other_audit_or_history_stores_run_the_eager_path(own: str) -> None:
     audit, history = _entries(engine)
     assert audit.context == history.context
     assert audit.context.metadata["GovernanceRequestId"] == "req-1"
+
+
+def test_the_execution_result_builds_its_resolution_around_the_final_snapshot() -> None:
+    store, executor = _world(MutationEngine(EngineOptions.strict()))
+
+    result = _run(executor)
+
+    resolution = result.resolution
+    assert resolution is result.resolution
+    assert resolution == VersionResolution(
+        request=store.get("req-1"), outcome=ResolutionOutcome.EXECUTE_APPROVED_VERSION,
+        expected_state_version="10", current_state_version="10", is_stale=False)
+    assert resolution.request is result.request
+    assert pickle.loads(pickle.dumps(result)).resolution == resolution
+    assert dataclasses.replace(result, was_executed=False).resolution == resolution
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.was_executed = False  # type: ignore[misc]

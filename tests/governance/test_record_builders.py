@@ -18,6 +18,7 @@ from governance import (
     ChangeSet,
     EngineOptions,
     GovernanceExecutionManager,
+    GovernedExecutionResult,
     InMemoryAuditor,
     InMemoryHistoryStore,
     InMemoryRequestStore,
@@ -46,7 +47,7 @@ def _field_names(record: Any) -> set[str]:
 
 
 def _held_names(record: Any) -> set[str]:
-    if isinstance(record, MutationResult):
+    if isinstance(record, MutationResult | GovernedExecutionResult):
         # Built when read: every field must be readable, and reading keeps it.
         return {name for name in record_fields(type(record)) if hasattr(record, name)}
     if isinstance(record, BaseModel) or not hasattr(type(record), "__slots__"):
@@ -152,7 +153,7 @@ def test_the_hot_records_are_built_through_builders() -> None:
 
     assert {"MutationMetrics", "StateChange", "PolicyDecision",
             "RequestDecision", "ExecutionClaim", "MutationAuditEntry", "MutationHistoryEntry",
-            "VersionResolution", "GovernedExecutionResult"} <= names
+            "VersionResolution"} <= names
 
 
 @dataclass(frozen=True)
