@@ -88,6 +88,10 @@ _STATISTICS_WINDOW = timedelta(days=30)
 
 _EXECUTION_IDS = IdSequence()
 
+Timings = tuple[float, int, float, int]
+"""What an execution with detailed metrics measured: policy seconds, policies asked,
+validation seconds, validations run."""
+
 
 
 def _error_messages(validation: ValidationResult) -> str:
@@ -426,21 +430,42 @@ class MutationEngine:
         """Steps 3 to 10 of ``execute`` (see the module docstring), inside the admission.
         ``mode`` is the context's; ``key`` is where a history entry goes (the context's state
         id, or its correlation id)."""
-        scope = self._metrics.begin_scope(execution_id) if self._detailed_metrics else None
+        detailed = self._detailed_metrics
+        # With detailed metrics, policy and validation times are measured here, in seconds;
+        # only a collector other than the in-memory one gets a scope of its own.
+        scope = (self._metrics.begin_scope(execution_id)
+                 if detailed and self._keep_metrics is None else None)
+        policy_seconds = validation_seconds = 0.0
+        validated = 0
         try:
             if self._interceptors.snapshot:
                 self._interceptors.run_before(mutation.intent, context or mutation.context,
                                               state, execution_id)
             # None means no policy is registered: the mutation is allowed as it is.
-            decision = self._evaluate_policies(mutation, state, execution_id, scope)
+            if detailed:
+                began = perf_counter()
+                decision, evaluated = self._evaluate_policies(mutation, state, execution_id)
+                if evaluated:
+                    policy_seconds = perf_counter() - began
+            else:
+                decision, evaluated = self._evaluate_policies(mutation, state, execution_id)
             if decision is not None and not decision.is_allowed:
                 return self._refuse(mutation, context, state, execution_id, started, scope,
-                                    decision)
+                                    decision, (policy_seconds, evaluated, 0.0, 0)
+                                    if detailed else None)
             if mode != _COMMIT or self._always_validate:
-                validation = self._validate(mutation, state, scope)
+                if detailed:
+                    began = perf_counter()
+                    validation = mutation.validate(state)
+                    validation_seconds = perf_counter() - began
+                else:
+                    validation = mutation.validate(state)
+                validated = 1
                 if not validation.is_valid:
-                    return self._reject_invalid(mutation, context, state, execution_id, started,
-                                                scope, validation)
+                    return self._reject_invalid(
+                        mutation, context, state, execution_id, started, scope, validation,
+                        (policy_seconds, evaluated, validation_seconds, 1)
+                        if detailed else None)
             result: MutationResult[TState]
             if mode == _COMMIT:
                 if self._execution_timeout is not None:
@@ -449,7 +474,14 @@ class MutationEngine:
             elif mode == _SIMULATE:
                 result = mutation.simulate(state)
             else:
-                result = self._validate_only(mutation, state, scope)
+                # VALIDATE: the state unchanged when valid, else a failure; the second
+                # validation's time adds up with the first's.
+                began = perf_counter()
+                validation = mutation.validate(state)
+                validation_seconds += perf_counter() - began
+                validated += 1
+                result = (MutationResult.success(state, ChangeSet()) if validation.is_valid
+                          else MutationResult.failure(validation))
             if result is None:
                 raise InvalidMutationError(
                     f"mutation {type(mutation).__name__} returned no result "
@@ -457,7 +489,9 @@ class MutationEngine:
                     execution_id=execution_id,
                 )
             return self._complete(mutation, context, state, execution_id, started, scope,
-                                  decision, result, mode, key)
+                                  decision, result, mode, key,
+                                  (policy_seconds, evaluated, validation_seconds, validated)
+                                  if detailed else None)
         except GovernanceError as error:
             self._report_failure(mutation, context, state, error, execution_id, started)
             raise
@@ -479,6 +513,7 @@ class MutationEngine:
         started: float,
         scope: MetricsScope | None,
         decision: PolicyDecision,
+        timings: Timings | None,
     ) -> MutationResult[TState]:
         """Step 6: a policy refused; ``on_policy_blocked`` hooks, a failed audit entry."""
         blocked: MutationResult[TState] = MutationResult.policy_blocked(decision)
@@ -490,7 +525,7 @@ class MutationEngine:
             self._audit(execution_id, mutation, context, state, blocked, elapsed,
                         _error_messages(blocked.validation_result), blocked.policy_decisions,
                         blocked.side_effects)
-        return self._finalize(blocked, state, execution_id, elapsed, scope)
+        return self._finalize(blocked, state, execution_id, elapsed, scope, timings)
 
     def _reject_invalid(
         self,
@@ -501,6 +536,7 @@ class MutationEngine:
         started: float,
         scope: MetricsScope | None,
         validation: ValidationResult,
+        timings: Timings | None,
     ) -> MutationResult[TState]:
         """Step 7: validation failed; a failed audit entry. No interceptor hook fires here:
         the mutation never ran."""
@@ -510,7 +546,7 @@ class MutationEngine:
             self._audit(execution_id, mutation, context, state, invalid, elapsed,
                         _error_messages(validation), invalid.policy_decisions,
                         invalid.side_effects)
-        return self._finalize(invalid, state, execution_id, elapsed, scope)
+        return self._finalize(invalid, state, execution_id, elapsed, scope, timings)
 
     def _check_execution_timeout(self, execution_id: str, started: float) -> None:
         """Step 8, before ``apply``: refuse a COMMIT already past ``execution_timeout``.
@@ -527,15 +563,6 @@ class MutationEngine:
             timeout_error.execution_id = execution_id
             raise timeout_error
 
-    def _validate_only(
-        self, mutation: Mutation[TState], state: TState, scope: MetricsScope | None
-    ) -> MutationResult[TState]:
-        """Step 8 in VALIDATE mode: the state unchanged when valid, else a failure."""
-        validation = self._validate(mutation, state, scope)
-        if validation.is_valid:
-            return MutationResult.success(state, ChangeSet())
-        return MutationResult.failure(validation)
-
     def _complete(
         self,
         mutation: Mutation[TState],
@@ -548,6 +575,7 @@ class MutationEngine:
         result: MutationResult[TState],
         mode: MutationMode,
         key: str | None,
+        timings: Timings | None,
     ) -> MutationResult[TState]:
         """Step 9 and 10: modifications, ``on_after_mutation`` hooks, audit, history,
         metrics."""
@@ -584,20 +612,20 @@ class MutationEngine:
                 keep(values)
             else:
                 self._history.store(build_history_entry(values))
-        return self._finalize(result, state, execution_id, elapsed, scope)
+        return self._finalize(result, state, execution_id, elapsed, scope, timings)
 
     def _evaluate_policies(
         self,
         mutation: Mutation[Any],
         state: Any,
         execution_id: str,
-        scope: MetricsScope | None,
-    ) -> PolicyDecision | None:
+    ) -> tuple[PolicyDecision | None, int]:
+        """The deciding policy decision (None without policies) and how many policies were
+        asked."""
         policies = self._policies.get_policies()
         if not policies:
-            return None
+            return None, 0
         timeout = self._policy_timeout
-        began = perf_counter() if scope is not None else 0.0
         evaluated = 0
         decisive: PolicyDecision | None = None
         for policy in policies:
@@ -628,22 +656,9 @@ class MutationEngine:
             decisive = decision
             if not decision.is_allowed or decision.modifications:
                 break
-        if scope is not None:
-            scope.add_policy_seconds(perf_counter() - began, evaluated)
         # The first blocking or modifying decision; when every policy allowed the mutation as
         # it is, the last allow decision (what the audit entry records).
-        return decisive
-
-    @staticmethod
-    def _validate(
-        mutation: Mutation[Any], state: Any, scope: MetricsScope | None
-    ) -> ValidationResult:
-        if scope is None:
-            return mutation.validate(state)
-        began = perf_counter()
-        validation = mutation.validate(state)
-        scope.add_validation_seconds(perf_counter() - began, 1)
-        return validation
+        return decisive, evaluated
 
     def _audit(
         self,
@@ -711,8 +726,9 @@ class MutationEngine:
         execution_id: str,
         elapsed: float,
         scope: MetricsScope | None,
+        timings: Timings | None,
     ) -> MutationResult[TState]:
-        if scope is None:
+        if timings is None:
             if "metrics" not in result.__dict__:
                 # The mutation's result has its default metrics: the same, with the duration.
                 return with_metrics(result, elapsed)
@@ -721,14 +737,17 @@ class MutationEngine:
         # A shallow estimate: the size of the state object itself, not what it references.
         state_size = sys.getsizeof(state)
         changes = result.changes.count
+        policy_seconds, evaluated, validation_seconds, validated = timings
         # The result carries the record the collector keeps, with the execution's duration
         # as its audit and history entries have it.
         keep = self._keep_metrics
         if keep is not None:
-            # The in-memory collector's scopes are the engine's alone: nothing else records
-            # custom metrics or memory in them.
-            keep(execution_id, scope.finish(elapsed, changes, state_size))
-            return with_metrics(result, scope)
+            return with_metrics(result, keep(
+                execution_id, elapsed, validation_seconds, policy_seconds, validated,
+                evaluated, changes, state_size))
+        assert scope is not None
+        scope.add_policy_seconds(policy_seconds, evaluated)
+        scope.add_validation_seconds(validation_seconds, validated)
         scope.record_state_size(state_size)
         scope.record_changes(changes)
         metrics = scope.build()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from governance._clock import Clock, utc_now
-from governance.core.results import MutationMetrics, build_metrics
+from governance.core.results import MutationMetrics, build_metrics, metrics_record
 from governance.errors import InvalidArgumentError
 
 _ZERO = timedelta(0)
@@ -20,12 +20,9 @@ class MetricsScope:
     """Collects the metrics of one execution; its stopwatch starts when it is created.
 
     Times recorded more than once add up (the engine validates twice in VALIDATE mode). Not
-    thread-safe while it collects: one execution, one thread. Times are kept as seconds and
-    become ``timedelta`` values in ``build``.
-
-    The engine's in-memory collector keeps the finished scope itself (``finish``) and builds
-    its record the first time someone reads it (``get``), so an execution whose metrics nobody
-    reads never builds the record, its durations or its instant.
+    thread-safe: one execution, one thread. Times are kept as seconds and become ``timedelta``
+    values in ``build``. The engine opens one for a collector other than
+    ``InMemoryMetricsCollector``, which takes the measured values directly (``keep``).
     """
 
     __slots__ = (
@@ -33,11 +30,8 @@ class MetricsScope:
         "_clock",
         "_custom",
         "_evaluated_policies",
-        "_execution_seconds",
         "_memory_used",
         "_policy_seconds",
-        "_record",
-        "_recorded_at",
         "_started",
         "_state_size",
         "_validated_rules",
@@ -57,7 +51,6 @@ class MetricsScope:
         self._state_size: int | None = None
         self._memory_used: int | None = None
         self._custom: dict[str, Any] | None = None
-        self._record: MutationMetrics | None = None
 
     def record_validation_time(self, elapsed: timedelta, validated_rules: int = 0) -> None:
         """Add ``elapsed`` to the validation time and ``validated_rules`` to the rule count."""
@@ -117,44 +110,6 @@ class MetricsScope:
             used_cache=False,
             additional_metrics=dict(self._custom or ()),
         )
-
-    def finish(self, execution_seconds: float, changes_count: int,
-               state_size: int | None) -> MetricsScope:
-        """Close the scope with the execution's duration and results, and take the recording
-        instant; ``get`` builds the record from them. For the engine's own scopes, where
-        nothing records custom metrics or memory (``build`` carries those)."""
-        clock = self._clock
-        self._recorded_at = time.time() if clock is utc_now else clock()
-        self._execution_seconds = execution_seconds
-        self._changes_count = changes_count
-        self._state_size = state_size
-        return self
-
-    def get(self) -> MutationMetrics:
-        """The record of a finished scope, built on the first call (then always the same)."""
-        record = self._record
-        if record is not None:
-            return record
-        with _BUILD_LOCK:
-            if self._record is None:
-                recorded_at = self._recorded_at
-                if type(recorded_at) is float:
-                    recorded_at = datetime.fromtimestamp(recorded_at, UTC)
-                self._record = build_metrics(
-                    recorded_at=recorded_at,
-                    execution_time=timedelta(0, self._execution_seconds),
-                    validation_time=timedelta(0, self._validation_seconds),
-                    policy_evaluation_time=timedelta(0, self._policy_seconds),
-                    validated_rules=self._validated_rules,
-                    evaluated_policies=self._evaluated_policies,
-                    changes_count=self._changes_count, state_size=self._state_size,
-                    memory_used=None, used_cache=False, additional_metrics={})
-            return self._record
-
-
-# Readers of one finished scope on several threads get one record: it is built under this
-# lock, which only a first read takes.
-_BUILD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +179,8 @@ class InMemoryMetricsCollector:
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock: Clock = clock or utc_now
         self._lock = threading.Lock()
-        self._metrics: dict[str, MutationMetrics | MetricsScope] = {}
+        # A record, or the values the engine kept (``keep``), built into one when read.
+        self._metrics: dict[str, MutationMetrics | list[Any]] = {}
 
     def begin_scope(self, execution_id: str) -> MetricsScope:
         """A new scope whose ``recorded_at`` comes from this collector's clock."""
@@ -235,17 +191,25 @@ class InMemoryMetricsCollector:
         with self._lock:
             self._metrics[execution_id] = metrics
 
-    def keep(self, execution_id: str, metrics: MetricsScope) -> None:
-        """Keep the finished scope ``metrics``, built into its record when first read (what
-        the engine does)."""
+    def keep(self, execution_id: str, execution_seconds: float, validation_seconds: float,
+             policy_seconds: float, validated_rules: int, evaluated_policies: int,
+             changes_count: int, state_size: int | None) -> list[Any]:
+        """Keep what the engine measured for one execution, taking the recording instant now;
+        the record is built when first read (by ``get``, ``get_aggregated`` or the result that
+        shares the returned holder, ``metrics_record``)."""
+        clock = self._clock
+        held: list[Any] = [(time.time() if clock is utc_now else clock(), execution_seconds,
+                            validation_seconds, policy_seconds, validated_rules,
+                            evaluated_policies, changes_count, state_size)]
         with self._lock:
-            self._metrics[execution_id] = metrics
+            self._metrics[execution_id] = held
+        return held
 
     def get(self, execution_id: str) -> MutationMetrics | None:
         """The metrics recorded for ``execution_id``, if any."""
         with self._lock:
             metrics = self._metrics.get(execution_id)
-        return metrics.get() if isinstance(metrics, MetricsScope) else metrics
+        return metrics_record(metrics) if isinstance(metrics, list) else metrics
 
     @property
     def count(self) -> int:
@@ -263,7 +227,7 @@ class InMemoryMetricsCollector:
             raise InvalidArgumentError(f"metrics window starts ({start}) after it ends ({end})")
         with self._lock:
             kept = list(self._metrics.values())
-        records = [m.get() if isinstance(m, MetricsScope) else m for m in kept]
+        records = [metrics_record(m) if isinstance(m, list) else m for m in kept]
         times = [m.execution_time for m in records if start <= m.recorded_at <= end]
         return AggregatedMetrics.of(times, end - start)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from governance._clock import utc_now
@@ -228,12 +229,41 @@ class MutationResult(Generic[TState]):
         )
 
 
+def metrics_record(held: list[Any]) -> MutationMetrics:
+    """The ``MutationMetrics`` of the values an in-memory collector kept for one execution
+    (recording instant, as a datetime or a ``time.time()`` reading; execution, validation and
+    policy seconds; validations, policies and changes counted; state size), in the one-item
+    list the collector and the execution's result share: built on the first read, under a
+    lock, and kept in the list in their place."""
+    record = held[0]
+    if type(record) is tuple:
+        with _BUILD_LOCK:
+            record = held[0]
+            if type(record) is tuple:
+                (recorded_at, execution, validation, policy, rules, policies, changes,
+                 state_size) = record
+                if type(recorded_at) is float:
+                    recorded_at = datetime.fromtimestamp(recorded_at, UTC)
+                record = held[0] = build_metrics(
+                    recorded_at=recorded_at, execution_time=timedelta(0, execution),
+                    validation_time=timedelta(0, validation),
+                    policy_evaluation_time=timedelta(0, policy), validated_rules=rules,
+                    evaluated_policies=policies, changes_count=changes, state_size=state_size,
+                    memory_used=None, used_cache=False, additional_metrics={})
+    metrics: MutationMetrics = record
+    return metrics
+
+
+# Readers of one execution's kept metrics on several threads get one record: it is built under
+# this lock, which only a first read takes.
+_BUILD_LOCK = threading.Lock()
+
+
 def _metrics_of(result: MutationResult[Any]) -> MutationMetrics:
-    # What the engine left: the metrics scope that holds them, or the duration alone.
+    # What the engine left: the metrics the collector keeps, or the duration alone.
     held = result.__dict__.get("_metrics")
-    if held is not None and type(held) is not float:
-        metrics: MutationMetrics = held.get()
-        return metrics
+    if type(held) is list:
+        return metrics_record(held)
     return build_metrics(
         recorded_at=result.completed_at,
         execution_time=_ZERO if held is None else timedelta(0, held),
@@ -258,8 +288,8 @@ _set_instance_dict = object.__setattr__
 
 def with_metrics(result: MutationResult[TState], metrics: Any) -> MutationResult[TState]:
     """A copy of ``result`` whose ``metrics`` are built when read: ``metrics`` is a float, the
-    execution's duration in seconds (the default metrics, with that duration), or an object
-    whose ``get()`` returns the record (the scope that collected them)."""
+    execution's duration in seconds (the default metrics, with that duration), or the holder
+    of what an in-memory collector kept (``metrics_record``)."""
     copy: MutationResult[TState] = _new_instance(result.__class__)
     values = {**result.__dict__, "_metrics": metrics}
     values.pop("metrics", None)

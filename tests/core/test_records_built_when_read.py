@@ -24,13 +24,14 @@ from governance.core import (
     MutationHistoryEntry,
     MutationIntent,
     MutationMetrics,
+    MutationMode,
     MutationResult,
+    PolicyDecision,
     StateChange,
     ValidationResult,
 )
 from governance.core.audit import build_audit_entry
 from governance.core.history import build_history_entry
-from governance.core.metrics import MetricsScope
 from governance.errors import InvalidOperationError
 from governance.testing import IncrementMutation, VersionedState
 
@@ -198,17 +199,17 @@ def test_the_builders_of_kept_values_name_the_context_fields() -> None:
     assert audit.metadata is None  # an empty context metadata is recorded as None
 
 
-def test_a_finished_scope_builds_one_record_even_when_read_from_many_threads() -> None:
-    held = MetricsScope("e-1")
-    held.add_validation_seconds(0.1, 1)
-    held.add_policy_seconds(0.2, 2)
-    held.finish(0.5, 3, 64)
+def test_kept_metrics_build_one_record_even_when_read_from_many_threads() -> None:
+    collector = InMemoryMetricsCollector()
+    collector.keep("e-1", 0.5, 0.1, 0.2, 1, 2, 3, 64)
     seen: list[MutationMetrics] = []
     start = threading.Barrier(8)
 
     def read() -> None:
         start.wait()
-        seen.append(held.get())
+        record = collector.get("e-1")
+        assert record is not None
+        seen.append(record)
 
     threads = [threading.Thread(target=read) for _ in range(8)]
     for thread in threads:
@@ -216,11 +217,13 @@ def test_a_finished_scope_builds_one_record_even_when_read_from_many_threads() -
     for thread in threads:
         thread.join()
 
-    assert all(record is held.get() for record in seen)
-    assert held.get().recorded_at.tzinfo is UTC
-    assert abs(held.get().recorded_at - datetime.now(UTC)) < timedelta(minutes=1)
-    assert held.get() == MutationMetrics(
-        recorded_at=held.get().recorded_at,
+    record = collector.get("e-1")
+    assert record is not None
+    assert all(read is record for read in seen)
+    assert record.recorded_at.tzinfo is UTC
+    assert abs(record.recorded_at - datetime.now(UTC)) < timedelta(minutes=1)
+    assert record == MutationMetrics(
+        recorded_at=record.recorded_at,
         execution_time=timedelta(seconds=0.5), validation_time=timedelta(seconds=0.1),
         policy_evaluation_time=timedelta(seconds=0.2), validated_rules=1,
         evaluated_policies=2, changes_count=3, state_size=64)
@@ -234,3 +237,38 @@ def test_a_collector_with_its_own_clock_records_its_time() -> None:
 
     assert result.metrics.recorded_at == AT
     assert collector.get_aggregated(AT, AT).count == 1
+
+
+class _Allow:
+    name, priority = "allow", 0
+
+    def evaluate(self, mutation: Any, state: Any) -> PolicyDecision:
+        return PolicyDecision.allow(self.name)
+
+
+class _OwnCollector(InMemoryMetricsCollector):
+    """Not the in-memory collector itself: the engine opens a scope for it and hands it the
+    record."""
+
+
+@pytest.mark.parametrize("collector", [InMemoryMetricsCollector, _OwnCollector],
+                         ids=["kept-values", "scope-and-record"])
+@pytest.mark.parametrize(("mode", "validations"), [("COMMIT", 1), ("VALIDATE", 2)])
+def test_detailed_metrics_count_what_ran_whichever_the_collector(
+        collector: type[InMemoryMetricsCollector], mode: str, validations: int) -> None:
+    metrics = collector()
+    engine = _engine(EngineOptions.strict(), metrics=metrics)
+    engine.register_policy(_Allow())
+    context = MutationContext.service("counter-service", "increment", state_id="counter-1",
+                                      mode=MutationMode[mode])
+
+    result = engine.execute(IncrementMutation(context=context), VersionedState(1, "1"))
+
+    (audit,) = engine.auditor.entries
+    record = metrics.get(audit.execution_id)
+    assert record is result.metrics
+    assert record.evaluated_policies == 1
+    assert record.validated_rules == validations
+    assert record.policy_evaluation_time > timedelta(0)
+    assert record.validation_time > timedelta(0)
+    assert record.execution_time == audit.duration
