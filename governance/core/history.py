@@ -118,18 +118,7 @@ class InMemoryHistoryStore:
         Raises:
             InvalidOperationError: the entry's ``state_id`` is blank.
         """
-        state_id = entry.state_id
-        if not state_id or not state_id.strip():
-            raise InvalidOperationError(
-                f"history entry of execution '{entry.execution_id}' has no state id "
-                "to store it under"
-            )
-        with self._lock:
-            bucket = self._entries.get(state_id)
-            if bucket is None:
-                self._entries[state_id] = [entry]
-            else:
-                bucket.append(entry)
+        self._add(entry.state_id, entry.execution_id, entry)
 
     def keep(self, values: HistoryValues) -> None:
         """Record the entry ``values`` stand for, built when it is first read.
@@ -137,16 +126,20 @@ class InMemoryHistoryStore:
         Raises:
             InvalidOperationError: its state id is blank.
         """
-        state_id = values[1]
+        self._add(values[1], values[0], values)
+
+    def _add(self, state_id: str, execution_id: str,
+             entry: MutationHistoryEntry | HistoryValues) -> None:
         if not state_id or not state_id.strip():
             raise InvalidOperationError(
-                f"history entry of execution '{values[0]}' has no state id to store it under")
+                f"history entry of execution '{execution_id}' has no state id to store it "
+                "under")
         with self._lock:
             bucket = self._entries.get(state_id)
             if bucket is None:
-                self._entries[state_id] = [values]
+                self._entries[state_id] = [entry]
             else:
-                bucket.append(values)
+                bucket.append(entry)
 
     def _snapshot(self, state_id: str) -> list[MutationHistoryEntry]:
         with self._lock:
