@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from governance._clock import Clock, utc_now
-from governance._models import BuiltWhenRead, assemble, evolve
+from governance._models import assemble, evolve, record_builder
 from governance.core.context import MutationContext, MutationIntent, MutationMode
 from governance.core.engine import MutationEngine
 from governance.core.mutation import Mutation
@@ -215,13 +215,9 @@ class GovernedMutation(Generic[TState]):
         return assemble(inner_context.__class__, values)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GovernedExecutionResult(Generic[TState]):
-    """The outcome of ``execute_approved``.
-
-    ``resolution`` is built the first time it is read (from the final snapshot and the
-    resolution's outcome, versions and staleness), and kept.
-    """
+    """The outcome of ``execute_approved``."""
 
     request: MutationRequest
     """The latest persisted snapshot of the request."""
@@ -240,14 +236,7 @@ class GovernedExecutionResult(Generic[TState]):
         return self.mutation_result.new_state if self.mutation_result is not None else None
 
 
-def _resolution_of_result(result: GovernedExecutionResult[Any]) -> VersionResolution:
-    return resolution_of(result.request, *result.__dict__["_resolved"])
-
-
-GovernedExecutionResult.resolution = BuiltWhenRead(  # type: ignore[assignment]
-    "resolution", _resolution_of_result)
-_new_result = object.__new__
-_set_result_dict = object.__setattr__
+_execution_result = record_builder(GovernedExecutionResult, positional=True)
 
 
 
@@ -608,15 +597,13 @@ def _governed_result(
     resulting: str | None,
 ) -> GovernedExecutionResult[TState]:
     """The result of ``execute_approved`` ending with ``request``; ``resolved`` is the
-    resolution's outcome, expected and current versions and staleness, built into its
-    ``VersionResolution`` (of ``request``) when read."""
+    resolution's outcome, expected and current versions and staleness: the result's
+    ``VersionResolution`` is of ``request``, the final snapshot."""
     execution = request.execution
-    result: GovernedExecutionResult[TState] = _new_result(GovernedExecutionResult)
-    _set_result_dict(result, "__dict__", {
-        "request": request, "_resolved": resolved, "mutation_result": mutation_result,
-        "was_executed": resulting is not None, "resulting_state_version": resulting,
-        "execution_kind": execution.kind, "compensation": execution.compensation})
-    return result
+    outcome, expected, current, stale = resolved
+    return _execution_result(request, resolution_of(request, outcome, expected, current, stale),
+                             mutation_result, resulting is not None, resulting, execution.kind,
+                             execution.compensation)
 
 
 def _refuse_mutation(request_id: str, mutation: Any, intent: Any, context: Any) -> None:

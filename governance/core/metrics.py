@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from governance._clock import Clock, utc_now
-from governance.core.results import MutationMetrics, build_metrics, metrics_record
+from governance.core.results import KeptMetrics, MutationMetrics, build_metrics
 from governance.errors import InvalidArgumentError
 
 _ZERO = timedelta(0)
+_new_kept = object.__new__
 
 
 
@@ -180,7 +181,7 @@ class InMemoryMetricsCollector:
         self._clock: Clock = clock or utc_now
         self._lock = threading.Lock()
         # A record, or the values the engine kept (``keep``), built into one when read.
-        self._metrics: dict[str, MutationMetrics | list[Any]] = {}
+        self._metrics: dict[str, MutationMetrics | KeptMetrics] = {}
 
     def begin_scope(self, execution_id: str) -> MetricsScope:
         """A new scope whose ``recorded_at`` comes from this collector's clock."""
@@ -193,23 +194,30 @@ class InMemoryMetricsCollector:
 
     def keep(self, execution_id: str, execution_seconds: float, validation_seconds: float,
              policy_seconds: float, validated_rules: int, evaluated_policies: int,
-             changes_count: int, state_size: int | None) -> list[Any]:
+             changes_count: int, state_size: int | None) -> KeptMetrics:
         """Keep what the engine measured for one execution, taking the recording instant now;
-        the record is built when first read (by ``get``, ``get_aggregated`` or the result that
-        shares the returned holder, ``metrics_record``)."""
+        the record is built when first read (by ``get``, ``get_aggregated`` or the result
+        that shares the returned ``KeptMetrics``)."""
         clock = self._clock
-        held: list[Any] = [(time.time() if clock is utc_now else clock(), execution_seconds,
-                            validation_seconds, policy_seconds, validated_rules,
-                            evaluated_policies, changes_count, state_size)]
+        kept = _new_kept(KeptMetrics)
+        kept.recorded_at = time.time() if clock is utc_now else clock()
+        kept.execution_seconds = execution_seconds
+        kept.validation_seconds = validation_seconds
+        kept.policy_seconds = policy_seconds
+        kept.validated_rules = validated_rules
+        kept.evaluated_policies = evaluated_policies
+        kept.changes_count = changes_count
+        kept.state_size = state_size
+        kept._record = None
         with self._lock:
-            self._metrics[execution_id] = held
-        return held
+            self._metrics[execution_id] = kept
+        return kept
 
     def get(self, execution_id: str) -> MutationMetrics | None:
         """The metrics recorded for ``execution_id``, if any."""
         with self._lock:
             metrics = self._metrics.get(execution_id)
-        return metrics_record(metrics) if isinstance(metrics, list) else metrics
+        return metrics.record() if isinstance(metrics, KeptMetrics) else metrics
 
     @property
     def count(self) -> int:
@@ -227,7 +235,7 @@ class InMemoryMetricsCollector:
             raise InvalidArgumentError(f"metrics window starts ({start}) after it ends ({end})")
         with self._lock:
             kept = list(self._metrics.values())
-        records = [metrics_record(m) if isinstance(m, list) else m for m in kept]
+        records = [m.record() if isinstance(m, KeptMetrics) else m for m in kept]
         times = [m.execution_time for m in records if start <= m.recorded_at <= end]
         return AggregatedMetrics.of(times, end - start)
 

@@ -229,29 +229,46 @@ class MutationResult(Generic[TState]):
         )
 
 
-def metrics_record(held: list[Any]) -> MutationMetrics:
-    """The ``MutationMetrics`` of the values an in-memory collector kept for one execution
-    (recording instant, as a datetime or a ``time.time()`` reading; execution, validation and
-    policy seconds; validations, policies and changes counted; state size), in the one-item
-    list the collector and the execution's result share: built on the first read, under a
-    lock, and kept in the list in their place."""
-    record = held[0]
-    if type(record) is tuple:
+class KeptMetrics:
+    """The values an in-memory collector kept for one execution (``keep``), shared with the
+    execution's result: the recording instant (a datetime, or a ``time.time()`` reading),
+    execution, validation and policy seconds, validations, policies and changes counted, and
+    the state size. ``record`` builds the ``MutationMetrics`` on the first call and keeps it.
+    One object, so an execution leaves one block behind for its metrics."""
+
+    __slots__ = ("_record", "changes_count", "evaluated_policies", "execution_seconds",
+                 "policy_seconds", "recorded_at", "state_size", "validated_rules",
+                 "validation_seconds")
+
+    recorded_at: datetime | float
+    execution_seconds: float
+    validation_seconds: float
+    policy_seconds: float
+    validated_rules: int
+    evaluated_policies: int
+    changes_count: int
+    state_size: int | None
+    _record: MutationMetrics | None
+
+    def record(self) -> MutationMetrics:
+        """The record (built on the first call, under a lock, then always the same)."""
+        built = self._record
+        if built is not None:
+            return built
         with _BUILD_LOCK:
-            record = held[0]
-            if type(record) is tuple:
-                (recorded_at, execution, validation, policy, rules, policies, changes,
-                 state_size) = record
+            if self._record is None:
+                recorded_at = self.recorded_at
                 if type(recorded_at) is float:
                     recorded_at = datetime.fromtimestamp(recorded_at, UTC)
-                record = held[0] = build_metrics(
-                    recorded_at=recorded_at, execution_time=timedelta(0, execution),
-                    validation_time=timedelta(0, validation),
-                    policy_evaluation_time=timedelta(0, policy), validated_rules=rules,
-                    evaluated_policies=policies, changes_count=changes, state_size=state_size,
+                self._record = build_metrics(
+                    recorded_at=recorded_at, execution_time=timedelta(0, self.execution_seconds),
+                    validation_time=timedelta(0, self.validation_seconds),
+                    policy_evaluation_time=timedelta(0, self.policy_seconds),
+                    validated_rules=self.validated_rules,
+                    evaluated_policies=self.evaluated_policies,
+                    changes_count=self.changes_count, state_size=self.state_size,
                     memory_used=None, used_cache=False, additional_metrics={})
-    metrics: MutationMetrics = record
-    return metrics
+            return self._record
 
 
 # Readers of one execution's kept metrics on several threads get one record: it is built under
@@ -262,8 +279,8 @@ _BUILD_LOCK = threading.Lock()
 def _metrics_of(result: MutationResult[Any]) -> MutationMetrics:
     # What the engine left: the metrics the collector keeps, or the duration alone.
     held = result.__dict__.get("_metrics")
-    if type(held) is list:
-        return metrics_record(held)
+    if type(held) is KeptMetrics:
+        return held.record()
     return build_metrics(
         recorded_at=result.completed_at,
         execution_time=_ZERO if held is None else timedelta(0, held),
@@ -288,8 +305,8 @@ _set_instance_dict = object.__setattr__
 
 def with_metrics(result: MutationResult[TState], metrics: Any) -> MutationResult[TState]:
     """A copy of ``result`` whose ``metrics`` are built when read: ``metrics`` is a float, the
-    execution's duration in seconds (the default metrics, with that duration), or the holder
-    of what an in-memory collector kept (``metrics_record``)."""
+    execution's duration in seconds (the default metrics, with that duration), or what an
+    in-memory collector kept (``KeptMetrics``)."""
     copy: MutationResult[TState] = _new_instance(result.__class__)
     values = {**result.__dict__, "_metrics": metrics}
     values.pop("metrics", None)

@@ -137,7 +137,7 @@ def test_other_audit_or_history_stores_run_the_eager_path(own: str) -> None:
     assert audit.context.metadata["GovernanceRequestId"] == "req-1"
 
 
-def test_the_execution_result_builds_its_resolution_around_the_final_snapshot() -> None:
+def test_the_execution_results_resolution_is_of_the_final_snapshot() -> None:
     store, executor = _world(MutationEngine(EngineOptions.strict()))
 
     result = _run(executor)
