@@ -1,8 +1,9 @@
 """The execution handoff alone: wrapping the approved request's mutation as a
 ``GovernedMutation`` and running it through the engine.
 
-One timed call builds the governed mutation (governance metadata merged into intent and context)
-and calls ``engine.execute`` (strict preset, one allow policy: policy evaluation, validation,
+One timed call builds the governed mutation and calls ``engine.execute`` (strict preset, one
+allow policy: the governed intent and context, with the governance metadata, built when the
+engine reads them; policy evaluation, validation,
 apply, audit, history, metrics; the in-memory audit and history entries and the metrics are
 kept as their values, built into records when first read, which ``bench_materialization``'s
 ``ExecutionRecordsFirstRead`` times). Not timed: resolution and outcome recording, and the fresh
