@@ -8,6 +8,7 @@ resolution) appends one decision, with the actor's context, a reason and metadat
 from __future__ import annotations
 
 import builtins
+import itertools
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -244,11 +245,11 @@ class DecisionLog(Sequence[RequestDecision]):
     _append_lock = threading.Lock()
 
     def __init__(self, decisions: Iterable[RequestDecision | DecisionValues] = ()) -> None:
-        self._items: list[RequestDecision | DecisionValues] = list(decisions)
+        self._items = _shared(decisions)
         self._length = len(self._items)
 
     @classmethod
-    def _view(cls, items: list[RequestDecision | DecisionValues], length: int) -> DecisionLog:
+    def _view(cls, items: _SharedItems, length: int) -> DecisionLog:
         view = cls.__new__(cls)
         view._items = items
         view._length = length
@@ -256,26 +257,34 @@ class DecisionLog(Sequence[RequestDecision]):
 
     def appended(self, *decisions: RequestDecision | DecisionValues) -> DecisionLog:
         """A log holding these decisions followed by ``decisions``; this log is unchanged."""
+        return self.appended_counted(
+            decisions, sum(1 for decision in decisions if builtins.type(decision) is tuple))
+
+    def appended_counted(self, decisions: Sequence[RequestDecision | DecisionValues],
+                         values: int) -> DecisionLog:
+        """``appended`` for a caller that knows how many of ``decisions`` are
+        ``DecisionValues`` (``next_snapshot``, which checks each decision's time anyway)."""
         view = _new_log(DecisionLog)
         with self._append_lock:
             items = self._items
             if len(items) != self._length:
-                items = items[:self._length]
+                items = _shared(items[:self._length])
             items.extend(decisions)
+            if values:
+                items.values += values
             view._items = items
             view._length = len(items)
         return view
 
-    def _records(self) -> list[RequestDecision]:
-        """The decisions of this view, every one built."""
+    def _build_values(self) -> None:
+        """Build every decision of the shared list that is still values (they are all read
+        sooner or later; one pass leaves none for the next read)."""
         items = self._items
-        length = self._length
-        if tuple in map(builtins.type, items[:length]):
-            with self._append_lock:
-                for index in range(length):
-                    if builtins.type(items[index]) is tuple:
-                        items[index] = decision_record(items[index])
-        return items[:length]  # type: ignore[return-value]
+        with self._append_lock:
+            for index, item in enumerate(items):
+                if builtins.type(item) is tuple:
+                    items[index] = decision_record(item)
+            items.values = 0
 
     def __len__(self) -> int:
         return self._length
@@ -287,22 +296,30 @@ class DecisionLog(Sequence[RequestDecision]):
     def __getitem__(self, index: slice) -> tuple[RequestDecision, ...]: ...
 
     def __getitem__(self, index: int | slice) -> RequestDecision | tuple[RequestDecision, ...]:
+        items = self._items
         if isinstance(index, slice):
-            return tuple(self._records()[index])
+            if items.values:
+                self._build_values()
+            return tuple(items[:self._length][index])
         if index < 0:
             index += self._length
         if not 0 <= index < self._length:
             raise IndexError("decision index out of range")
-        item = self._items[index]
+        item = items[index]
         if builtins.type(item) is tuple:
             with self._append_lock:
-                item = self._items[index]
+                item = items[index]
                 if builtins.type(item) is tuple:
-                    item = self._items[index] = decision_record(item)
-        return item  # type: ignore[return-value]
+                    item = items[index] = decision_record(item)
+                    items.values -= 1
+        decision: RequestDecision = item
+        return decision
 
     def __iter__(self) -> Iterator[RequestDecision]:
-        return iter(self._records())
+        items = self._items
+        if items.values:
+            self._build_values()
+        return itertools.islice(items, self._length)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DecisionLog | tuple | list):
@@ -330,6 +347,20 @@ class DecisionLog(Sequence[RequestDecision]):
 
 
 _new_log = object.__new__
+
+
+class _SharedItems(list[Any]):
+    """The list a log's views share, with how many of its items are still ``DecisionValues``:
+    a read builds them only when there are some, and iterating costs an ``islice``."""
+
+    __slots__ = ("values",)
+    values: int
+
+
+def _shared(decisions: Iterable[RequestDecision | DecisionValues]) -> _SharedItems:
+    items = _SharedItems(decisions)
+    items.values = sum(1 for item in items if builtins.type(item) is tuple)
+    return items
 
 
 def append_decisions(decisions: Sequence[RequestDecision],

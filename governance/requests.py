@@ -806,8 +806,12 @@ def next_snapshot(
                         "decided through the approval workflow")
         values["lifecycle"] = assemble(RequestLifecycle, lifecycle_values)
     log = current.decisions
-    values["decisions"] = (log.appended(*decisions) if type(log) is DecisionLog
-                           else append_decisions(log, *decisions))
+    if type(log) is DecisionLog:
+        values["decisions"] = log.appended_counted(
+            decisions, int(type(last_decision) is tuple) if len(decisions) == 1
+            else sum(1 for decision in decisions if type(decision) is tuple))
+    else:
+        values["decisions"] = append_decisions(log, *decisions)
     values["revision"] = current.revision + 1
     return assemble(MutationRequest, values)
 

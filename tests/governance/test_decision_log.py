@@ -155,3 +155,13 @@ def test_next_snapshot_checks_the_time_of_appended_values() -> None:
 
     with pytest.raises(InvalidArgumentError, match=r"req-naive.*without a timezone"):
         next_snapshot(request, (naive,), touch=False)
+
+
+def test_a_forked_view_builds_the_values_it_copied() -> None:
+    base = DecisionLog().appended(_values("a"))
+    newer = base.appended(_values("b"))
+    forked = base.appended(_values("c"))
+
+    assert [d.reason for d in forked] == ["a", "c"]
+    assert [d.reason for d in newer] == ["a", "b"]
+    assert all(isinstance(d, RequestDecision) for log in (base, newer, forked) for d in log)
