@@ -486,7 +486,7 @@ class GovernanceExecutionManager:
         claimed, outcome, expected, stale = self._resolution.claim_for_execution(
             request_id, current_state_version, governance_context, strategy)
         if outcome not in _EXECUTING:
-            return _governed_result(claimed, (outcome, expected, current_state_version, stale),
+            return _governed_result(claimed, outcome, expected, current_state_version, stale,
                                     None, None)
 
         # From here the request is claimed: whatever happens, an outcome is recorded before
@@ -513,7 +513,7 @@ class GovernanceExecutionManager:
         if not result.is_success or result.new_state is None:
             rejected = self._recorder.record_refused(
                 claimed, governance_context, result, current_state_version)
-            return _governed_result(rejected, (outcome, expected, current_state_version, stale),
+            return _governed_result(rejected, outcome, expected, current_state_version, stale,
                                     result, None)
 
         try:
@@ -542,7 +542,7 @@ class GovernanceExecutionManager:
         if executed.execution.kind is _COMPENSATION:
             self._link_compensated_original(executed, governance_context, resulting)
         # The resolution reported is of the request as it ends: the final snapshot.
-        return _governed_result(executed, (outcome, expected, current_state_version, stale),
+        return _governed_result(executed, outcome, expected, current_state_version, stale,
                                 result, resulting)
 
     def _link_compensated_original(
@@ -592,15 +592,17 @@ class GovernanceExecutionManager:
 
 def _governed_result(
     request: MutationRequest,
-    resolved: tuple[ResolutionOutcome, str | None, str, bool],
+    outcome: ResolutionOutcome,
+    expected: str | None,
+    current: str,
+    stale: bool,
     mutation_result: MutationResult[TState] | None,
     resulting: str | None,
 ) -> GovernedExecutionResult[TState]:
-    """The result of ``execute_approved`` ending with ``request``; ``resolved`` is the
-    resolution's outcome, expected and current versions and staleness: the result's
-    ``VersionResolution`` is of ``request``, the final snapshot."""
+    """The result of ``execute_approved`` ending with ``request``: its ``VersionResolution``
+    (outcome, expected and current versions, staleness) is of ``request``, the final
+    snapshot."""
     execution = request.execution
-    outcome, expected, current, stale = resolved
     return _execution_result(request, resolution_of(request, outcome, expected, current, stale),
                              mutation_result, resulting is not None, resulting, execution.kind,
                              execution.compensation)
