@@ -45,7 +45,7 @@ def evolve(model: M, /, **changes: Any) -> M:
     Equivalent to ``model.model_copy(update=changes)`` for the package's frozen models (no
     extra fields, no private attributes), at a fraction of its cost.
     """
-    cls = model.__class__
+    cls = type(model)  # not ``model.__class__``, a read through the model's __getattr__ hook
     new = _new_instance(cls)
     # Replacing existing keys keeps the declaration order of the fields.
     _set_dict(new, {**model.__dict__, **changes})

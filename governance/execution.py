@@ -35,6 +35,7 @@ from governance.requests import (
     CompensationPlan,
     ExecutionLink,
     ExecutionLinkType,
+    GovernedExecutionDetails,
     GovernedExecutionKind,
     MutationRequest,
     compensation_metadata,
@@ -136,9 +137,11 @@ class GovernedMutation(Generic[TState]):
     def execution_facts(self) -> tuple[str | None, MutationMode, str | None]:
         """The governed context's ``state_id``, ``mode`` and ``correlation_id``, without
         building it."""
-        inner_context = self._inner_context
-        return (inner_context.state_id or self.request.scope.state_id, inner_context.mode,
-                inner_context.correlation_id or self.request.request_id)
+        # Read from the records' values, without their __getattr__ hook.
+        inner_context = self._inner_context.__dict__
+        return (inner_context["state_id"] or self.request.scope.state_id,
+                inner_context["mode"],
+                inner_context["correlation_id"] or self.request.request_id)
 
     @property
     def intent(self) -> MutationIntent:
@@ -313,7 +316,8 @@ class OutcomeRecorder:
         Raises:
             RequestConcurrencyError: the stored request moved past ``claimed``.
         """
-        execution = claimed.execution
+        held = claimed.__dict__  # the snapshot's values, read without its __getattr__ hook
+        execution = held["execution"]
         kind = execution.kind
         reason = "Compensation request executed" if kind is _COMPENSATION else "Request executed"
         side_effects = result_side_effects(result)
@@ -327,11 +331,11 @@ class OutcomeRecorder:
         now = self._clock()
         decision = owned_decision(_EXECUTED_TYPE, context, reason, metadata, now)
         if resulting_state_version is None:
-            versioning = evolve(claimed.versioning, resulting_state_version=None,
+            versioning = evolve(held["versioning"], resulting_state_version=None,
                                 executed_at=now)
         else:
             versioning = evolve(
-                claimed.versioning,
+                held["versioning"],
                 expected_state_version=resulting_state_version,
                 resulting_state_version=resulting_state_version,
                 executed_at=now,
@@ -339,7 +343,7 @@ class OutcomeRecorder:
         executed = next_snapshot(claimed, (decision,), owner=execution.claim,
                                  lifecycle_changes=TO_EXECUTED, versioning=versioning,
                                  side_effects=tuple(side_effects))
-        return self._store.store_next(executed, claimed.revision)
+        return self._store.store_next(executed, held["revision"])
 
     def record_resolution(self, resolution: VersionResolution, expected_revision: int
                           ) -> MutationRequest:
@@ -539,11 +543,12 @@ class GovernanceExecutionManager:
         assert resulting is not None
 
         executed = self._recorder.record_executed(claimed, governance_context, result, resulting)
-        if executed.execution.kind is _COMPENSATION:
+        execution = executed.__dict__["execution"]
+        if execution.kind is _COMPENSATION:
             self._link_compensated_original(executed, governance_context, resulting)
         # The resolution reported is of the request as it ends: the final snapshot.
         return _governed_result(executed, outcome, expected, current_state_version, stale,
-                                result, resulting)
+                                result, resulting, execution)
 
     def _link_compensated_original(
         self, compensation: MutationRequest, context: MutationContext, resulting: str
@@ -598,11 +603,14 @@ def _governed_result(
     stale: bool,
     mutation_result: MutationResult[TState] | None,
     resulting: str | None,
+    execution: GovernedExecutionDetails | None = None,
 ) -> GovernedExecutionResult[TState]:
     """The result of ``execute_approved`` ending with ``request``: its ``VersionResolution``
     (outcome, expected and current versions, staleness) is of ``request``, the final
-    snapshot."""
-    execution = request.execution
+    snapshot. ``execution`` is the request's execution details, when the caller has read
+    them."""
+    if execution is None:
+        execution = request.__dict__["execution"]
     return _execution_result(request, resolution_of(request, outcome, expected, current, stale),
                              mutation_result, resulting is not None, resulting, execution.kind,
                              execution.compensation)

@@ -86,30 +86,37 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
     def try_store(self, request: MutationRequest, expected_revision: int) -> MutationRequest | None:
         if request is None:
             raise MissingArgumentError("cannot store a None request")
-        request_id = request.request_id
+        # Both snapshots' fields are read from their values (see ``next_snapshot``).
+        values = request.__dict__
+        request_id = values["request_id"]
         if type(expected_revision) is not int:
             raise InvalidArgumentError(
                 f"storing request '{request_id}' needs an int expected revision, not "
                 f"{expected_revision!r}")
         with self._lock:
             current = self._requests.get(request_id)
-            if current is None or current.revision != expected_revision:
+            if current is None:
+                return None
+            held = current.__dict__
+            if held["revision"] != expected_revision:
                 return None
             revision = expected_revision + 1
             # Snapshots are immutable: one that already carries the next revision (as
             # ``with_decision`` builds them) is stored as it is.
-            stored = request if request.revision == revision else evolve(request,
-                                                                          revision=revision)
+            stored = request if values["revision"] == revision else evolve(request,
+                                                                           revision=revision)
             self._requests[request_id] = stored
             # Snapshots share the parts a change leaves as they were: an unchanged scope moves
-            # no index.
-            old_scope, new_scope = current.scope, stored.scope
+            # no index. (``stored`` has the parts of ``request``.)
+            old_scope, new_scope = held["scope"], values["scope"]
             if old_scope is not new_scope and old_scope.state_id != new_scope.state_id:
                 self._by_state[old_scope.state_id].pop(request_id, None)
                 self._by_state.setdefault(new_scope.state_id, {})[request_id] = None
             # The pending indexes hold PENDING requests only: a snapshot that is not PENDING
             # has something to remove only when the one it replaces was.
-            if stored.lifecycle.status == _PENDING or current.lifecycle.status == _PENDING:
+            old_lifecycle, new_lifecycle = held["lifecycle"], values["lifecycle"]
+            if new_lifecycle.status == _PENDING or (
+                    old_lifecycle is not new_lifecycle and old_lifecycle.status == _PENDING):
                 self._index_pending(stored)
         return stored
 

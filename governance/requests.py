@@ -775,44 +775,51 @@ def next_snapshot(
         InvalidArgumentError: a decision timestamp or a lifecycle value breaks the rules.
         InvalidOperationError: APPROVED while an approval requirement is not fulfilled.
     """
-    claim = current.execution.claim
-    if claim is not owner and claim is not None \
-            and current.lifecycle.status < FIRST_TERMINAL_STATUS:
-        raise RequestClaimedError(current.request_id, claim.claim_id)
+    # The snapshot's fields are read from its values: every attribute read of a pydantic model
+    # passes through its ``__getattr__`` hook, a dict subscript does not.
+    held = current.__dict__
+    lifecycle = held["lifecycle"]
+    claim = held["execution"].claim
+    if claim is not owner and claim is not None and lifecycle.status < FIRST_TERMINAL_STATUS:
+        raise RequestClaimedError(held["request_id"], claim.claim_id)
     last_decision = decisions[-1]
+    last_is_values = isinstance(last_decision, tuple)
     last = last_decision[3] if isinstance(last_decision, tuple) else last_decision.timestamp
     if last.tzinfo is None or (len(decisions) > 1 and any(
             decision_time(d).tzinfo is None for d in decisions)):
         raise InvalidArgumentError(
-            f"request '{current.request_id}': a decision has a timestamp without a timezone; "
+            f"request '{held['request_id']}': a decision has a timestamp without a timezone; "
             "every instant must be timezone-aware")
-    values = current.__dict__.copy()
     if updates:
-        values.update(updates)
+        values = {**held, **updates}
+        lifecycle = values["lifecycle"]
+    else:
+        values = held.copy()
     if touch or lifecycle_changes:
-        lifecycle_values = values["lifecycle"].__dict__.copy()
+        # A copy, not a dict display: a copy's table is the size of the original's.
+        lifecycle_values = lifecycle.__dict__.copy()
         if touch:
             lifecycle_values["updated_at"] = last
         if lifecycle_changes:
             if type(lifecycle_changes) is not LifecycleChanges:
-                _check_lifecycle_changes(current.request_id, lifecycle_changes)
-            lifecycle_values.update(lifecycle_changes)
+                _check_lifecycle_changes(held["request_id"], lifecycle_changes)
+            lifecycle_values |= lifecycle_changes
             if lifecycle_values["status"] is _APPROVED:
                 pending = _pending_approvals(values["approval_requirements"])
                 if pending:
                     raise InvalidOperationError(
-                        f"request '{current.request_id}' cannot be APPROVED while approval "
+                        f"request '{held['request_id']}' cannot be APPROVED while approval "
                         f"requirement(s) {', '.join(pending)} are not fulfilled; they are "
                         "decided through the approval workflow")
         values["lifecycle"] = assemble(RequestLifecycle, lifecycle_values)
-    log = current.decisions
+    log = held["decisions"]
     if type(log) is DecisionLog:
         values["decisions"] = log.appended_counted(
-            decisions, int(type(last_decision) is tuple) if len(decisions) == 1
+            decisions, (1 if last_is_values else 0) if len(decisions) == 1
             else sum(1 for decision in decisions if type(decision) is tuple))
     else:
         values["decisions"] = append_decisions(log, *decisions)
-    values["revision"] = current.revision + 1
+    values["revision"] = held["revision"] + 1
     return assemble(MutationRequest, values)
 
 

@@ -348,13 +348,15 @@ class VersionResolutionManager:
                 f"resolving request '{request_id}' needs a non-blank string current state "
                 f"version, not {current_state_version!r}")
         loaded = self._store.require(request_id)
-        if loaded.lifecycle.status != _APPROVED:
-            raise RequestNotExecutableError(request_id, loaded.lifecycle.status.name)
-        execution = loaded.execution
+        held = loaded.__dict__  # the snapshot's values, read without its __getattr__ hook
+        status = held["lifecycle"].status
+        if status != _APPROVED:
+            raise RequestNotExecutableError(request_id, status.name)
+        execution = held["execution"]
         claim = execution.claim
         if claim is not None:
             raise RequestNotExecutableError(
-                request_id, loaded.lifecycle.status.name,
+                request_id, status.name,
                 f"execution '{claim.claim_id}' already claimed it at "
                 f"{claim.claimed_at.isoformat()}")
         if execution.kind is _COMPENSATION:
@@ -364,4 +366,4 @@ class VersionResolutionManager:
                 f"resolving request '{request_id}' needs the resolver's context")
         resolved, outcome, expected, stale = self._resolver._resolve(
             loaded, current_state_version, context, strategy, self._clock)
-        return self._store.store_next(resolved, loaded.revision), outcome, expected, stale
+        return self._store.store_next(resolved, held["revision"]), outcome, expected, stale
