@@ -36,4 +36,5 @@ class IdSequence:
 
     def next(self) -> str:
         """The next id."""
-        return f"{self._prefix}{next(self._counter):x}"
+        # %-formatting: an f-string's ``:x`` looks ``__format__`` up on every call.
+        return self._prefix + "%x" % next(self._counter)  # noqa: UP031

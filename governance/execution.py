@@ -22,7 +22,13 @@ from governance.core.context import MutationContext, MutationIntent, MutationMod
 from governance.core.engine import MutationEngine
 from governance.core.mutation import Mutation
 from governance.core.results import MutationResult, ValidationResult, result_side_effects
-from governance.decisions import DecisionType, LifecycleDecision, RequestDecision, owned_decision
+from governance.decisions import (
+    DecisionType,
+    DecisionValues,
+    LifecycleDecision,
+    RequestDecision,
+    owned_decision,
+)
 from governance.errors import (
     InvalidArgumentError,
     InvalidOperationError,
@@ -38,6 +44,7 @@ from governance.requests import (
     GovernedExecutionDetails,
     GovernedExecutionKind,
     MutationRequest,
+    RequestVersioning,
     compensation_metadata,
     next_snapshot,
     plan_facts,
@@ -109,18 +116,17 @@ class GovernedMutation(Generic[TState]):
     """The wrapped mutation."""
     request: MutationRequest
     """The request whose governance facts the wrapper adds."""
+    _inner_intent: MutationIntent
+    _inner_context: MutationContext
+    _intent: MutationIntent | None
+    _context: MutationContext | None
 
     def __init__(self, inner: Mutation[TState], request: MutationRequest) -> None:
         if inner is None:
             raise MissingArgumentError("a governed mutation needs the mutation it wraps")
         if request is None:
             raise MissingArgumentError("a governed mutation needs its request")
-        self.inner = inner
-        self.request = request
-        self._inner_intent = inner.intent
-        self._inner_context = inner.context
-        self._intent: MutationIntent | None = None
-        self._context: MutationContext | None = None
+        _hold(self, inner, request, inner.intent, inner.context)
 
     def apply(self, state: TState) -> MutationResult[TState]:
         """Delegate to the wrapped mutation."""
@@ -218,6 +224,28 @@ class GovernedMutation(Generic[TState]):
         return assemble(inner_context.__class__, values)
 
 
+_new_governed = object.__new__
+
+
+def _hold(governed: GovernedMutation[Any], inner: Mutation[Any], request: MutationRequest,
+          inner_intent: MutationIntent, inner_context: MutationContext) -> None:
+    governed.inner = inner
+    governed.request = request
+    governed._inner_intent = inner_intent
+    governed._inner_context = inner_context
+    governed._intent = None
+    governed._context = None
+
+
+def _governed(inner: Mutation[TState], request: MutationRequest, inner_intent: MutationIntent,
+              inner_context: MutationContext) -> GovernedMutation[TState]:
+    """``GovernedMutation(inner, request)`` for a caller that has read (and checked) the
+    mutation's intent and context already."""
+    governed: GovernedMutation[TState] = _new_governed(GovernedMutation)
+    _hold(governed, inner, request, inner_intent, inner_context)
+    return governed
+
+
 @dataclass(frozen=True, slots=True)
 class GovernedExecutionResult(Generic[TState]):
     """The outcome of ``execute_approved``."""
@@ -240,6 +268,7 @@ class GovernedExecutionResult(Generic[TState]):
 
 
 _execution_result = record_builder(GovernedExecutionResult, positional=True)
+_build_versioning = record_builder(RequestVersioning, positional=True)
 
 
 
@@ -328,18 +357,17 @@ class OutcomeRecorder:
         plan = execution.compensation
         if plan is not None:
             metadata.update(compensation_metadata(plan))
+        if context is None:
+            raise MissingArgumentError(
+                f"recording request '{held['request_id']}' EXECUTED needs the context of its "
+                "actor")
         now = self._clock()
-        decision = owned_decision(_EXECUTED_TYPE, context, reason, metadata, now)
-        if resulting_state_version is None:
-            versioning = evolve(held["versioning"], resulting_state_version=None,
-                                executed_at=now)
-        else:
-            versioning = evolve(
-                held["versioning"],
-                expected_state_version=resulting_state_version,
-                resulting_state_version=resulting_state_version,
-                executed_at=now,
-            )
+        # The decision's values (``owned_decision``).
+        decision: DecisionValues = (_EXECUTED_TYPE, context, reason, now, metadata)
+        # Every field of the versioning is set here, so it is built rather than copied.
+        versioning = _build_versioning(
+            held["versioning"].expected_state_version if resulting_state_version is None
+            else resulting_state_version, resulting_state_version, now)
         executed = next_snapshot(claimed, (decision,), owner=execution.claim,
                                  lifecycle_changes=TO_EXECUTED, versioning=versioning,
                                  side_effects=tuple(side_effects))
@@ -453,7 +481,8 @@ class GovernanceExecutionManager:
         before the claim, and so is a compensation whose original has not finished; one whose
         ``validate`` or ``apply`` is missing fails in the engine and is recorded REJECTED.
         """
-        if request_id is None or not str(request_id).strip():
+        if request_id is None or not (request_id if type(request_id) is str
+                                      else str(request_id)).strip():
             raise InvalidArgumentError("executing a request needs a non-blank request id")
         if mutation is None:
             raise MissingArgumentError(f"executing request '{request_id}' needs a mutation")
@@ -475,7 +504,8 @@ class GovernanceExecutionManager:
             # Read as the resulting version is (``_read_version``): a non-string version such
             # as an int is compared and recorded as its text.
             state_version = getattr(current_state, "version", None)
-            current_state_version = None if state_version is None else str(state_version)
+            current_state_version = (state_version if type(state_version) is str
+                                     else None if state_version is None else str(state_version))
         elif type(current_state_version) is not str:
             raise InvalidArgumentError(
                 f"executing request '{request_id}' needs a string current state version, not "
@@ -496,7 +526,7 @@ class GovernanceExecutionManager:
         # From here the request is claimed: whatever happens, an outcome is recorded before
         # this call returns or raises, so the request is never left claimed.
         try:
-            governed: GovernedMutation[TState] = GovernedMutation(mutation, claimed)
+            governed = _governed(mutation, claimed, intent, context)
             result = self._execute_governed(governed, current_state)
         except BaseException as exc:
             # BaseException too: a KeyboardInterrupt or SystemExit out of ``apply`` must not
@@ -521,7 +551,13 @@ class GovernanceExecutionManager:
                                     result, None)
 
         try:
-            resulting = read_version(result.new_state)
+            if resulting_version is None:
+                # ``_read_version``, without its frame.
+                resulting = getattr(result.new_state, "version", None)
+                if resulting is None:
+                    resulting = ""
+            else:
+                resulting = read_version(result.new_state)
         except Exception as exc:
             resulting = None
             failure: BaseException | None = exc
@@ -628,7 +664,7 @@ def _refuse_mutation(request_id: str, mutation: Any, intent: Any, context: Any) 
 
 def _read_version(state: Any) -> str:
     version = getattr(state, "version", None)
-    return "" if version is None else str(version)
+    return version if type(version) is str else "" if version is None else str(version)
 
 
 def _refusal_reason(result: MutationResult[Any]) -> str:

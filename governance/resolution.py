@@ -37,7 +37,7 @@ from governance.store import RequestStore
 _VALIDATED = DecisionType.version_resolution(VersionResolutionDecision.VALIDATED)
 
 _CLAIM_IDS = IdSequence()
-_build_claim = record_builder(ExecutionClaim)
+_build_claim = record_builder(ExecutionClaim, positional=True)
 
 
 def new_claim_id() -> str:
@@ -229,11 +229,8 @@ class VersionResolver:
 
     def _claim(self, context: MutationContext, clock: Clock, now: datetime) -> ExecutionClaim:
         # The claim is taken at the instant of the resolution decision when both share a clock.
-        return _build_claim(
-            claim_id=new_claim_id(),
-            claimed_at=now if clock is self._clock else clock(),
-            actor_id=context.actor_id,
-        )
+        return _build_claim(_CLAIM_IDS.next(), now if clock is self._clock else clock(),
+                            context.actor_id)
 
 
 class VersionResolutionManager:

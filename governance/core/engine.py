@@ -461,7 +461,10 @@ class MutationEngine:
                 else:
                     validation = mutation.validate(state)
                 validated = 1
-                if not validation.is_valid:
+                # The package's own result is read directly; a subclass may define validity
+                # its own way.
+                if (validation.errors if type(validation) is ValidationResult
+                        else not validation.is_valid):
                     return self._reject_invalid(
                         mutation, context, state, execution_id, started, scope, validation,
                         (policy_seconds, evaluated, validation_seconds, 1)
@@ -590,7 +593,8 @@ class MutationEngine:
         elapsed = perf_counter() - started
         is_success = result.is_success
         side_effects = result_side_effects(result)
-        if self._auditor.is_enabled:
+        # The in-memory auditor and history store (those with ``keep``) are always enabled.
+        if self._keep_audit is not None or self._auditor.is_enabled:
             # The entry tells the truth about the result (the reference engine always said
             # success here).
             self._audit(
@@ -600,7 +604,8 @@ class MutationEngine:
                 or [decision if decision is not None else PolicyDecision.allow()],
                 side_effects,
             )
-        if is_success and mode == _COMMIT and key and self._history.is_enabled:
+        if is_success and mode == _COMMIT and key and (self._keep_history is not None
+                                                       or self._history.is_enabled):
             # A deferred mutation (context None) is kept itself: the entry reads its intent
             # and context when it is built.
             values: HistoryValues = (

@@ -99,7 +99,15 @@ class ValidationResult:
     @classmethod
     def success(cls) -> ValidationResult:
         """A valid result with nothing recorded."""
-        return cls()
+        if cls is not ValidationResult:
+            return cls()
+        # Built without the dataclass's __init__ and its three default factories: a
+        # mutation's validate builds one on every execution.
+        result = _new_validation(cls)
+        result.errors = []
+        result.warnings = []
+        result.info = []
+        return result
 
     @classmethod
     def with_error(cls, path: str, message: str, code: str | None = None) -> ValidationResult:
@@ -110,6 +118,9 @@ class ValidationResult:
     def with_errors(cls, *errors: ValidationError) -> ValidationResult:
         """An invalid result holding ``errors``."""
         return cls(errors=list(errors))
+
+
+_new_validation = object.__new__
 
 
 # MutationMetrics and MutationResult are not slotted: the engine copies them on every execution
@@ -188,7 +199,7 @@ class MutationResult(Generic[TState]):
                   "exception": None, "completed_at": now}
         if side_effects:
             values["side_effects"] = list(side_effects)
-        _set_instance_dict(result, "__dict__", values)
+        _set_result_dict(result, values)
         return result
 
     def raise_for_failure(self) -> None:
@@ -300,7 +311,10 @@ MutationResult.side_effects = BuiltWhenRead(  # type: ignore[assignment]
     "side_effects", lambda result: [])
 
 _new_instance = object.__new__
-_set_instance_dict = object.__setattr__
+# The instance dict's own descriptor: it bypasses the frozen ``__setattr__`` with one C call
+# (``object.__setattr__`` would look the name up on the class first). It sets the dict of
+# instances of subclasses too.
+_set_result_dict = MutationResult.__dict__["__dict__"].__set__
 
 
 def with_metrics(result: MutationResult[TState], metrics: Any) -> MutationResult[TState]:
@@ -310,7 +324,7 @@ def with_metrics(result: MutationResult[TState], metrics: Any) -> MutationResult
     copy: MutationResult[TState] = _new_instance(result.__class__)
     values = {**result.__dict__, "_metrics": metrics}
     values.pop("metrics", None)
-    _set_instance_dict(copy, "__dict__", values)
+    _set_result_dict(copy, values)
     return copy
 
 
