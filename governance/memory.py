@@ -103,23 +103,27 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
             held = current.__dict__
             if held["revision"] != expected_revision:
                 return None
+            # What the indexes need is read before anything is written: a snapshot that
+            # cannot be read fails with the store as it was.
+            # Snapshots share the parts a change leaves as they were: an unchanged scope moves
+            # no index.
+            old_scope, new_scope = held["scope"], values["scope"]
+            moves = old_scope is not new_scope and old_scope.state_id != new_scope.state_id
+            # The pending indexes hold PENDING requests only: a snapshot that is not PENDING
+            # has something to remove only when the one it replaces was.
+            old_lifecycle, new_lifecycle = held["lifecycle"], values["lifecycle"]
+            reindex = new_lifecycle.status == _PENDING or (
+                old_lifecycle is not new_lifecycle and old_lifecycle.status == _PENDING)
             revision = expected_revision + 1
             # Snapshots are immutable: one that already carries the next revision (as
             # ``with_decision`` builds them) is stored as it is.
             stored = request if values["revision"] == revision else evolve(request,
                                                                            revision=revision)
             self._requests[request_id] = stored
-            # Snapshots share the parts a change leaves as they were: an unchanged scope moves
-            # no index. (``stored`` has the parts of ``request``.)
-            old_scope, new_scope = held["scope"], values["scope"]
-            if old_scope is not new_scope and old_scope.state_id != new_scope.state_id:
+            if moves:
                 self._by_state[old_scope.state_id].pop(request_id, None)
                 self._by_state.setdefault(new_scope.state_id, {})[request_id] = None
-            # The pending indexes hold PENDING requests only: a snapshot that is not PENDING
-            # has something to remove only when the one it replaces was.
-            old_lifecycle, new_lifecycle = held["lifecycle"], values["lifecycle"]
-            if new_lifecycle.status == _PENDING or (
-                    old_lifecycle is not new_lifecycle and old_lifecycle.status == _PENDING):
+            if reindex:
                 self._index_pending(stored)
         finally:
             lock.release()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
+import pytest
+
 from governance import InMemoryRequestStore, RequestStore
+from governance._models import evolve
 from governance.testing import (
     BASE_TIME,
     RequestQueryStoreContract,
@@ -25,3 +31,40 @@ class TestInMemoryRequestStore(RequestStoreContract, RequestQueryStoreContract):
         store.create(approved_request(request_id="a", now=BASE_TIME))
 
         assert [r.request_id for r in store] == ["a", "b"]
+
+
+def _completes(call: Callable[[], object]) -> bool:
+    """Whether ``call`` returns (or raises) within five seconds on another thread: a lock left
+    held by an earlier failure would block it for good."""
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(5)
+    return not worker.is_alive()
+
+
+def test_a_write_that_fails_inside_the_store_leaves_it_as_it_was_and_writable() -> None:
+    store = InMemoryRequestStore()
+    stored = store.create(approved_request(request_id="r-1", now=BASE_TIME))
+    # A snapshot whose scope is not a RequestScope fails while the store reads it for its
+    # indexes, with the store's lock held.
+    broken = evolve(stored, scope=object(), revision=1)
+
+    with pytest.raises(AttributeError):
+        store.try_store(broken, 0)
+
+    assert store.require("r-1") is stored
+    written: list[object] = []
+    assert _completes(lambda: written.append(store.store_next(evolve(stored, revision=1), 0)))
+    assert store.require("r-1").revision == 1 and written == [store.require("r-1")]
+
+
+def test_an_append_that_fails_inside_the_decision_log_leaves_it_appendable() -> None:
+    log = approved_request(request_id="r-1", now=BASE_TIME).decisions
+    decision = log[0]
+
+    with pytest.raises(TypeError):
+        log.appended_counted(None, 0)  # type: ignore[arg-type]
+
+    appended: list[object] = []
+    assert _completes(lambda: appended.append(log.appended(decision)))
+    assert len(log) == 2 and list(appended[0]) == [*log, decision]  # type: ignore[call-overload]
