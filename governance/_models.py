@@ -11,6 +11,7 @@ copy of another instance's values.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -158,3 +159,43 @@ class BuiltWhenRead:
         if instance is None:
             return self
         return instance.__dict__.setdefault(self._name, self._make(instance))
+
+
+class SlotBuiltWhenRead:
+    """A field of a slotted frozen dataclass whose slot may hold, until the field is first read,
+    the tuple of parts the value is made of instead of the value (the field's own values are
+    never tuples): a data descriptor, installed on the class after the dataclass is made, over
+    the field's slot. A read that finds parts makes the value with ``make(instance, parts)``,
+    stores it in the slot and returns it; every later read returns that object (two threads
+    reading at once keep one value: the first build holds a lock). Writes (the dataclass's
+    ``__init__``, ``replace``, unpickling) store the value as given. The runtime's builder,
+    made by ``record_builder`` before the descriptor is installed, writes the parts through the
+    slot itself.
+
+    Every read costs a Python call instead of a slot read: for fields read by few callers.
+    """
+
+    __slots__ = ("_get", "_make", "_set")
+    _lock = threading.Lock()
+
+    def __init__(self, cls: type[Any], name: str, make: Callable[[Any, tuple[Any, ...]], Any]
+                 ) -> None:
+        slot = cls.__dict__[name]
+        self._get = slot.__get__
+        self._set = slot.__set__
+        self._make = make
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = self._get(instance)
+        if type(value) is tuple:
+            with self._lock:
+                value = self._get(instance)
+                if type(value) is tuple:
+                    value = self._make(instance, value)
+                    self._set(instance, value)
+        return value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        self._set(instance, value)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from governance._clock import Clock, utc_now
-from governance._models import assemble, evolve, record_builder
+from governance._models import SlotBuiltWhenRead, assemble, evolve, record_builder
 from governance.core.context import MutationContext, MutationIntent, MutationMode
 from governance.core.engine import MutationEngine
 from governance.core.mutation import Mutation
@@ -248,7 +248,12 @@ def _governed(inner: Mutation[TState], request: MutationRequest, inner_intent: M
 
 @dataclass(frozen=True, slots=True)
 class GovernedExecutionResult(Generic[TState]):
-    """The outcome of ``execute_approved``."""
+    """The outcome of ``execute_approved``.
+
+    ``resolution`` is built the first time it is read, from the final snapshot and the
+    resolution's outcome, versions and staleness, and kept; equality, ``repr``,
+    ``dataclasses.asdict`` and ``replace`` and pickling read it as any other field.
+    """
 
     request: MutationRequest
     """The latest persisted snapshot of the request."""
@@ -268,6 +273,18 @@ class GovernedExecutionResult(Generic[TState]):
 
 
 _execution_result = record_builder(GovernedExecutionResult, positional=True)
+"""Builds the result from its seven fields; ``resolution`` may be given as the parts of the
+``VersionResolution`` of its request (outcome, expected and current versions, staleness)."""
+
+
+def _resolution_of_result(result: GovernedExecutionResult[Any],
+                          parts: tuple[ResolutionOutcome, str | None, str, bool]
+                          ) -> VersionResolution:
+    return resolution_of(result.request, *parts)
+
+
+GovernedExecutionResult.resolution = SlotBuiltWhenRead(  # type: ignore[assignment,misc]
+    GovernedExecutionResult, "resolution", _resolution_of_result)
 _build_versioning = record_builder(RequestVersioning, positional=True)
 
 
@@ -642,13 +659,13 @@ def _governed_result(
     execution: GovernedExecutionDetails | None = None,
 ) -> GovernedExecutionResult[TState]:
     """The result of ``execute_approved`` ending with ``request``: its ``VersionResolution``
-    (outcome, expected and current versions, staleness) is of ``request``, the final
-    snapshot. ``execution`` is the request's execution details, when the caller has read
-    them."""
+    (outcome, expected and current versions, staleness) is of ``request``, the final snapshot,
+    and is built when first read. ``execution`` is the request's execution details, when the
+    caller has read them."""
     if execution is None:
         execution = request.__dict__["execution"]
-    return _execution_result(request, resolution_of(request, outcome, expected, current, stale),
-                             mutation_result, resulting is not None, resulting, execution.kind,
+    return _execution_result(request, (outcome, expected, current, stale), mutation_result,
+                             resulting is not None, resulting, execution.kind,
                              execution.compensation)
 
 

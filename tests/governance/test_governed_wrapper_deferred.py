@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import threading
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from governance import (
     EngineOptions,
     GovernanceExecutionManager,
+    GovernedExecutionResult,
     GovernedMutation,
     InMemoryAuditor,
     InMemoryHistoryStore,
@@ -152,3 +154,72 @@ def test_the_execution_results_resolution_is_of_the_final_snapshot() -> None:
     assert dataclasses.replace(result, was_executed=False).resolution == resolution
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.was_executed = False  # type: ignore[misc]
+
+
+def _eager_copy(result: Any, resolution: VersionResolution) -> GovernedExecutionResult[Any]:
+    """``result`` built through the dataclass's own constructor, with ``resolution``."""
+    return GovernedExecutionResult(
+        request=result.request, resolution=resolution, mutation_result=result.mutation_result,
+        was_executed=result.was_executed,
+        resulting_state_version=result.resulting_state_version,
+        execution_kind=result.execution_kind, compensation=result.compensation)
+
+
+@pytest.mark.parametrize("state_version", ["10", "11"])
+def test_a_result_whose_resolution_was_not_read_reads_as_the_eagerly_built_one(
+        state_version: str) -> None:
+    stale = state_version != "10"
+    expected = VersionResolution(
+        request=None,  # type: ignore[arg-type]
+        outcome=(ResolutionOutcome.REJECTED_AS_STALE if stale
+                 else ResolutionOutcome.EXECUTE_APPROVED_VERSION),
+        expected_state_version="10", current_state_version=state_version, is_stale=stale)
+    results = []
+    for _ in range(4):
+        executor = _world(MutationEngine(EngineOptions.strict()))[1]
+        results.append(executor.execute_approved(
+            "req-1", IncrementMutation(), VersionedState(1, state_version),
+            governance_context=governance_context(),
+            strategy=ResolutionStrategy.REJECT_STALE))
+
+    # Each comparison is the first read of that result's resolution.
+    by_eq, by_asdict, by_repr, by_pickle = results
+    resolution = dataclasses.replace(expected, request=by_eq.request)
+    assert by_eq == _eager_copy(by_eq, resolution)
+    eager = _eager_copy(by_asdict, dataclasses.replace(expected, request=by_asdict.request))
+    assert dataclasses.asdict(by_asdict) == dataclasses.asdict(eager)
+    eager = _eager_copy(by_repr, dataclasses.replace(expected, request=by_repr.request))
+    assert repr(by_repr) == repr(eager)
+    copied = pickle.loads(pickle.dumps(by_pickle))
+    assert copied.resolution == dataclasses.replace(expected, request=copied.request)
+    assert by_eq.resolution.request is by_eq.request
+    assert by_eq.was_executed is not stale
+
+
+def test_threads_reading_a_resolution_first_at_once_get_one_object() -> None:
+    result = _run(_world(MutationEngine(EngineOptions.strict()))[1])
+    start = threading.Barrier(8)
+    seen: list[VersionResolution] = []
+
+    def read() -> None:
+        start.wait()
+        seen.append(result.resolution)
+
+    workers = [threading.Thread(target=read) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert len(seen) == 8 and all(r is result.resolution for r in seen)
+
+
+def test_a_result_built_by_its_constructor_keeps_the_resolution_it_was_given() -> None:
+    result = _run(_world(MutationEngine(EngineOptions.strict()))[1])
+    given = dataclasses.replace(result.resolution, current_state_version="given")
+
+    built = _eager_copy(result, given)
+
+    assert built.resolution is given
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.resolution = result.resolution  # type: ignore[misc]
