@@ -23,6 +23,10 @@ state's history, the result's metrics and the executed request's decisions. The 
 some of these as the values they are made of and builds the records on first read, so this is
 where that work shows. Not timed: the fixture and the execution, run in ``setup`` for every call
 (a first read is consumed by the read).
+
+``ResolutionFirstRead`` times the first read of the ``resolution`` of that execution's
+``GovernedExecutionResult``, which the result builds when first read (a slot read before it
+did). Not timed, again: the fixture and the execution, in ``setup`` for every call.
 """
 
 from __future__ import annotations
@@ -192,3 +196,32 @@ class ExecutionRecordsFirstRead(FreshPerCall):
 ExecutionRecordsFirstReadAllocatedBytes, ExecutionRecordsFirstReadAllocatedBlocks = \
     allocation_twins("ExecutionRecordsFirstRead", _FIRST_READ,
                      what="the first read of one execution's records")
+
+
+# -- the first read of the governed result's resolution --------------------------------------
+
+def _first_resolution_read(g: Any) -> Any:
+    fixture = ExecutionFixture(EXPECTED_VERSION)
+    executed = fixture.execute(g.ResolutionStrategy.REJECT_STALE)
+    if not executed.was_executed:
+        raise RuntimeError("the first-read fixture did not execute")
+    return lambda: executed.resolution
+
+
+_FIRST_RESOLUTION_READ = {"result_resolution": _first_resolution_read}
+
+
+class ResolutionFirstRead(FreshPerCall):
+    """The first read of ``resolution`` on the result of one matching ``execute_approved`` (see
+    the module docstring)."""
+
+    version = "1"
+    scenarios = _FIRST_RESOLUTION_READ
+
+    def time_result_resolution(self) -> None:
+        self.ops["result_resolution"]()
+
+
+ResolutionFirstReadAllocatedBytes, ResolutionFirstReadAllocatedBlocks = allocation_twins(
+    "ResolutionFirstRead", _FIRST_RESOLUTION_READ,
+    what="the first read of an execution result's resolution")
