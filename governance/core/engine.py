@@ -144,22 +144,19 @@ class Admission:
     execution.
     """
 
-    __slots__ = ("_gates_lock", "gates", "slots")
+    __slots__ = ("gates", "slots")
 
     def __init__(self, limit: int) -> None:
         self.slots: SimpleQueue[None] = SimpleQueue()
         for _ in range(limit):
             self.slots.put(None)
         self.gates: dict[str, threading.Lock] = {}
-        self._gates_lock = threading.Lock()
 
     def new_gate(self, state_id: str) -> threading.Lock:
-        """The gate of ``state_id``, made when it has none yet (one per state, race-free)."""
-        with self._gates_lock:
-            gate = self.gates.get(state_id)
-            if gate is None:
-                gate = self.gates[state_id] = threading.Lock()
-            return gate
+        """The gate of ``state_id``, made when it has none yet (one per state, race-free: a
+        ``dict.setdefault`` with a string key is one atomic step, so callers racing on a new
+        state all get the lock the first of them stored)."""
+        return self.gates.setdefault(state_id, threading.Lock())
 
 
 class MutationEngine:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from governance.core import EngineOptions, MutationEngine, MutationResult
+from governance.core.engine import Admission
 from tests.core.core_support import Counter, Increment, context
 
 WAIT = 5.0  # seconds a barrier waits before the test is declared stuck
@@ -172,3 +173,22 @@ def test_an_execution_that_raises_gives_its_global_slot_back() -> None:
     result = _outcome_within(WAIT, lambda: engine.execute(Increment(context("state-2")),
                                                           Counter(0)))
     assert isinstance(result, MutationResult) and result.is_success
+
+
+def test_callers_racing_on_a_new_state_all_get_one_gate() -> None:
+    admission = Admission(limit=4)
+    start = threading.Barrier(8)
+    gates: list[threading.Lock] = []
+
+    def take() -> None:
+        start.wait()
+        gates.append(admission.gates.get("new-state") or admission.new_gate("new-state"))
+
+    workers = [threading.Thread(target=take) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert len(gates) == 8 and all(gate is admission.gates["new-state"] for gate in gates)
+    assert list(admission.gates) == ["new-state"]
