@@ -568,13 +568,7 @@ class GovernanceExecutionManager:
                                     result, None)
 
         try:
-            if resulting_version is None:
-                # ``_read_version``, without its frame.
-                resulting = getattr(result.new_state, "version", None)
-                if resulting is None:
-                    resulting = ""
-            else:
-                resulting = read_version(result.new_state)
+            resulting = read_version(result.new_state)
         except Exception as exc:
             resulting = None
             failure: BaseException | None = exc

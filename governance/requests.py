@@ -783,8 +783,10 @@ def next_snapshot(
     if claim is not owner and claim is not None and lifecycle.status < FIRST_TERMINAL_STATUS:
         raise RequestClaimedError(held["request_id"], claim.claim_id)
     last_decision = decisions[-1]
-    last_is_values = isinstance(last_decision, tuple)
-    last = last_decision[3] if isinstance(last_decision, tuple) else last_decision.timestamp
+    if isinstance(last_decision, tuple):
+        last_is_values, last = True, last_decision[3]
+    else:
+        last_is_values, last = False, last_decision.timestamp
     if last.tzinfo is None or (len(decisions) > 1 and any(
             decision_time(d).tzinfo is None for d in decisions)):
         raise InvalidArgumentError(

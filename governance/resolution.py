@@ -40,11 +40,6 @@ _CLAIM_IDS = IdSequence()
 _build_claim = record_builder(ExecutionClaim, positional=True)
 
 
-def new_claim_id() -> str:
-    """A process-unique execution claim id."""
-    return _CLAIM_IDS.next()
-
-
 class ResolutionStrategy(IntEnum):
     """What to do with a request whose expected state version is stale."""
 
