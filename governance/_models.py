@@ -6,12 +6,23 @@ validation and without ``model_copy``'s generic bookkeeping: ``record_builder`` 
 class, a constructor that takes every field (and refuses a call that misses one); ``evolve`` and
 ``evolve_record`` are shallow copies with changes; ``assemble`` builds a model from the changed
 copy of another instance's values.
+
+How an instance is filled. A frozen record refuses ``setattr`` (pydantic's ``__setattr__``, the
+frozen dataclass's), and writing its slots through their descriptors from Python costs a
+method-wrapper call each, with an argument tuple (about 700 instructions). The builders fill an
+instance of an open class instead, one that has the record's layout and the generic
+``setattr`` (each write then a specialized slot store), and give it the record's class as the
+last step (``__class__`` assignment, which CPython allows between classes of one layout and
+checks every time). The open class of the pydantic models is ``_OpenModel``, shared by all
+of them; a slotted dataclass gets its own (``_open_twin``). A class the open one cannot become
+(a layout of its own) is filled through the descriptors, as before.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+import types
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,14 +31,37 @@ from pydantic import BaseModel
 M = TypeVar("M", bound=BaseModel)
 
 _new_instance = object.__new__
-# BaseModel's own slots, written through their descriptors: a direct C call each, where
-# object.__setattr__ first looks the name up on the class. The package's models define no
-# ``__new__`` of their own, so object.__new__ is what ``cls.__new__`` would call.
+# BaseModel's own slots, written through their descriptors: the path for a model class whose
+# layout is not ``_OpenModel``'s.
 _set_dict = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+class _OpenModel(BaseModel):
+    """A fieldless model with the generic ``setattr`` and no ``__init__``: the instance every
+    builder fills before giving it its model's class. Any subclass of ``BaseModel`` that does
+    not declare ``__slots__`` has its layout. Never returned to a caller as itself."""
+
+    __setattr__ = object.__setattr__
+    __delattr__ = object.__delattr__
+    __init__ = object.__init__
+
+
+def _becomes(open_class: type[Any], cls: type[Any]) -> bool:
+    """Whether an instance of ``open_class`` may be given the class ``cls``."""
+    try:
+        probe = open_class()
+        probe.__class__ = cls
+    except TypeError:
+        return False
+    return True
+
+
 _FIELD_SETS: dict[type[BaseModel], set[str]] = {}
+_OPEN_CLASSES: set[type[BaseModel]] = set()
+"""The model classes an ``_OpenModel`` may become (checked once per class)."""
 
 
 def _all_fields(cls: type[BaseModel]) -> set[str]:
@@ -36,8 +70,21 @@ def _all_fields(cls: type[BaseModel]) -> set[str]:
     # it first), and nothing here does either.
     fields = _FIELD_SETS.get(cls)
     if fields is None:
+        if _becomes(_OpenModel, cls):
+            _OPEN_CLASSES.add(cls)
         fields = _FIELD_SETS[cls] = set(cls.model_fields)
     return fields
+
+
+def _filled(cls: type[M], values: dict[str, Any], fields: set[str]) -> M:
+    """A ``cls`` holding ``values``, its slots written through their descriptors (a class
+    whose layout is not ``_OpenModel``'s)."""
+    new = _new_instance(cls)
+    _set_dict(new, values)
+    _set_fields_set(new, fields)
+    _set_extra(new, None)
+    _set_private(new, None)
+    return new
 
 
 def evolve(model: M, /, **changes: Any) -> M:
@@ -47,13 +94,8 @@ def evolve(model: M, /, **changes: Any) -> M:
     extra fields, no private attributes), at a fraction of its cost.
     """
     cls = type(model)  # not ``model.__class__``, a read through the model's __getattr__ hook
-    new = _new_instance(cls)
     # Replacing existing keys keeps the declaration order of the fields.
-    _set_dict(new, {**model.__dict__, **changes})
-    _set_fields_set(new, _FIELD_SETS.get(cls) or _all_fields(cls))
-    _set_extra(new, None)
-    _set_private(new, None)
-    return new
+    return assemble(cls, {**model.__dict__, **changes})
 
 
 def assemble(cls: type[M], values: dict[str, Any], /) -> M:
@@ -63,12 +105,17 @@ def assemble(cls: type[M], values: dict[str, Any], /) -> M:
 
     ``values`` is owned by the new model afterwards.
     """
-    new = _new_instance(cls)
-    _set_dict(new, values)
-    _set_fields_set(new, _FIELD_SETS.get(cls) or _all_fields(cls))
-    _set_extra(new, None)
-    _set_private(new, None)
-    return new
+    fields = _FIELD_SETS.get(cls) or _all_fields(cls)
+    if cls not in _OPEN_CLASSES:
+        return _filled(cls, values, fields)
+    new: Any = _OpenModel()
+    new.__dict__ = values
+    new.__pydantic_fields_set__ = fields
+    new.__pydantic_extra__ = None
+    new.__pydantic_private__ = None
+    new.__class__ = cls
+    model: M = new
+    return model
 
 
 R = TypeVar("R")
@@ -101,30 +148,58 @@ def record_builder(cls: type[R], /, *, positional: bool = False) -> Callable[...
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     values = "{" + ", ".join(f"{name!r}: {name}" for name in names) + "}"
     if issubclass(cls, BaseModel):
-        namespace.update(_set_dict=_set_dict, _set_fields_set=_set_fields_set,
-                         _set_extra=_set_extra, _set_private=_set_private,
-                         _fields_set=_all_fields(cls))
-        body = (f"    _set_dict(instance, {values})\n"
-                "    _set_fields_set(instance, _fields_set)\n"
-                "    _set_extra(instance, None)\n"
-                "    _set_private(instance, None)\n")
+        namespace["_fields_set"] = _all_fields(cls)
+        if cls in _OPEN_CLASSES:
+            namespace["_open"] = _OpenModel
+            body = ("    instance = _open()\n"
+                    f"    instance.__dict__ = {values}\n"
+                    "    instance.__pydantic_fields_set__ = _fields_set\n"
+                    "    instance.__pydantic_extra__ = None\n"
+                    "    instance.__pydantic_private__ = None\n"
+                    "    instance.__class__ = _cls\n")
+        else:
+            namespace.update(_set_dict=_set_dict, _set_fields_set=_set_fields_set,
+                             _set_extra=_set_extra, _set_private=_set_private)
+            body = ("    instance = _new(_cls)\n"
+                    f"    _set_dict(instance, {values})\n"
+                    "    _set_fields_set(instance, _fields_set)\n"
+                    "    _set_extra(instance, None)\n"
+                    "    _set_private(instance, None)\n")
     elif "__slots__" in cls.__dict__:
-        for name in names:
-            namespace[f"_set_{name}"] = cls.__dict__[name].__set__
-        body = "".join(f"    _set_{name}(instance, {name})\n" for name in names)
+        twin = _open_twin(cls)
+        if twin is not None:
+            namespace["_open"] = twin
+            body = ("    instance = _open()\n"
+                    + "".join(f"    instance.{name} = {name}\n" for name in names)
+                    + "    instance.__class__ = _cls\n")
+        else:
+            for name in names:
+                namespace[f"_set_{name}"] = cls.__dict__[name].__set__
+            body = "    instance = _new(_cls)\n" + "".join(
+                f"    _set_{name}(instance, {name})\n" for name in names)
     else:
         # The instance dict's own descriptor: it bypasses the frozen ``__setattr__``.
         owner = next(k for k in cls.__mro__ if "__dict__" in k.__dict__)
         namespace["_set_dict"] = owner.__dict__["__dict__"].__set__
-        body = f"    _set_dict(instance, {values})\n"
+        body = f"    instance = _new(_cls)\n    _set_dict(instance, {values})\n"
     parameters = ", ".join(names) if positional else "*, " + ", ".join(names)
-    source = (f"def build({parameters}):\n    instance = _new(_cls)\n{body}"
-              "    return instance\n")
+    source = f"def build({parameters}):\n{body}    return instance\n"
     exec(source, namespace)  # the technique dataclasses itself uses to generate __init__
     builder: Callable[..., R] = namespace["build"]
     builder.__qualname__ = f"{cls.__qualname__}.<record builder>"
     BUILDERS[cls] = builder
     return builder
+
+
+def _open_twin(cls: type[Any]) -> type[Any] | None:
+    """An open class for the slotted record ``cls``: the same bases and slots, the generic
+    ``setattr``, no ``__init__``; None when an instance of it cannot become a ``cls``."""
+    bases = cls.__dict__.get("__orig_bases__", cls.__bases__)
+    namespace = {"__slots__": cls.__dict__["__slots__"], "__setattr__": object.__setattr__,
+                 "__delattr__": object.__delattr__, "__init__": object.__init__}
+    twin = types.new_class(f"{cls.__name__}Filling", bases,
+                           exec_body=lambda body: body.update(namespace))
+    return twin if _becomes(twin, cls) else None
 
 
 def evolve_record(record: R, /, **changes: Any) -> R:

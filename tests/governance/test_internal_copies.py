@@ -4,7 +4,11 @@ untouched."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
+import weakref
+from typing import Any
 
 import pydantic
 import pytest
@@ -20,8 +24,9 @@ from governance import (
     RequestStatus,
     ResolutionOutcome,
     VersionResolution,
+    _models,
 )
-from governance._models import assemble, evolve, record_builder
+from governance._models import BUILDERS, assemble, evolve, record_builder
 from governance.decisions import DecisionLog, decision_record, owned_decision
 from governance.testing import BASE_TIME, approved_request
 
@@ -89,3 +94,93 @@ def test_owned_decision_equals_create_and_refuses_a_missing_context() -> None:
     assert RequestDecision.model_validate_json(fast.model_dump_json()) == fast
     with pytest.raises(MissingArgumentError, match="EXECUTED decision needs the context"):
         owned_decision(kind, None, "done", {}, BASE_TIME)  # type: ignore[arg-type]
+
+
+# -- how the builders fill an instance (``_models``: an open class, then ``__class__``) --------
+
+def _same_record(fast: Any, slow: Any) -> None:
+    assert type(fast) is type(slow)
+    assert fast == slow and repr(fast) == repr(slow)
+    assert pickle.loads(pickle.dumps(fast)) == slow
+
+
+def test_a_filled_model_is_of_its_class_only_frozen_weakly_referable_and_copyable() -> None:
+    request = approved_request(request_id="req-1")
+
+    fast = evolve(request, revision=3)
+
+    assert type(fast) is MutationRequest and fast.__class__ is MutationRequest
+    assert isinstance(fast, MutationRequest) and not isinstance(fast, _models._OpenModel)
+    _same_record(fast, request.model_copy(update={"revision": 3}))
+    assert fast.model_copy(update={"revision": 4}).revision == 4
+    assert copy.deepcopy(fast) == fast
+    assert weakref.ref(fast)() is fast
+    with pytest.raises(pydantic.ValidationError):
+        fast.revision = 9  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError):
+        del fast.revision  # type: ignore[misc]
+
+
+def test_every_builder_of_a_model_or_slotted_record_fills_an_open_instance() -> None:
+    # The package's records all have the layout the open classes share; a builder that fell
+    # back to the descriptors would be correct but slower, so the fall-back is checked here.
+    for cls, builder in BUILDERS.items():
+        if not cls.__module__.startswith("governance."):
+            continue  # a test's own record
+        if issubclass(cls, pydantic.BaseModel) or "__slots__" in cls.__dict__:
+            assert "_open" in builder.__globals__, cls.__name__
+    assert {ExecutionClaim, MutationRequest, RequestDecision} <= _models._OPEN_CLASSES
+
+
+def test_a_filled_slotted_record_refuses_writes_and_equals_its_constructor() -> None:
+    request = approved_request(request_id="req-1")
+    values = (request, ResolutionOutcome.EXECUTE_APPROVED_VERSION, "v1", "v1", False)
+
+    fast = record_builder(VersionResolution, positional=True)(*values)
+
+    assert type(fast) is VersionResolution
+    _same_record(fast, VersionResolution(*values))
+    assert dataclasses.asdict(fast) == dataclasses.asdict(VersionResolution(*values))
+    assert dataclasses.replace(fast, is_stale=True).is_stale is True
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del fast.outcome  # type: ignore[misc]
+
+
+class _SlottedModel(pydantic.BaseModel):
+    """A model with a layout of its own: a slot the open model does not have."""
+
+    model_config = pydantic.ConfigDict(frozen=True)
+    __slots__ = ("_cache",)
+    name: str
+    size: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _SlottedRecord:
+    name: str
+    size: int
+
+
+def test_a_model_with_a_layout_of_its_own_is_filled_through_its_descriptors() -> None:
+    fast = assemble(_SlottedModel, {"name": "a", "size": 1})
+    built = record_builder(_SlottedModel)(name="b", size=2)
+
+    assert _SlottedModel not in _models._OPEN_CLASSES
+    assert "_open" not in record_builder(_SlottedModel).__globals__
+    assert type(fast) is _SlottedModel and fast == _SlottedModel(name="a", size=1)
+    assert evolve(fast, size=5) == _SlottedModel(name="a", size=5)
+    assert built == _SlottedModel(name="b", size=2)
+    with pytest.raises(pydantic.ValidationError):
+        built.size = 3  # type: ignore[misc]
+
+
+def test_a_slotted_record_its_open_class_cannot_become_is_filled_through_its_slots(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_models, "_becomes", lambda open_class, cls: False)
+
+    builder = record_builder(_SlottedRecord, positional=True)
+
+    assert "_open" not in builder.__globals__
+    assert builder("a", 1) == _SlottedRecord("a", 1) and type(builder("a", 1)) is _SlottedRecord
+    with pytest.raises(TypeError):
+        builder("a")
