@@ -28,9 +28,10 @@ class ChangeType(IntEnum):
 _MODIFIED, _ADDED = ChangeType.MODIFIED, ChangeType.ADDED
 _REMOVED, _REPLACED = ChangeType.REMOVED, ChangeType.REPLACED
 
-# Not slotted: mutations create changes on every execution, and the factories build them
-# through a ``record_builder`` (frozen-dataclass ``__init__`` dominates their cost).
-@dataclass(frozen=True)
+# Slotted: mutations create changes on every execution, and the factories build them
+# through a ``record_builder`` (frozen-dataclass ``__init__`` dominates their cost), which
+# fills the slots directly.
+@dataclass(frozen=True, slots=True)
 class StateChange:
     """One change at one path of the state."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -129,6 +131,20 @@ def test_state_change_factories_set_type_and_values() -> None:
     assert (added.type, added.old_value, added.new_value) == (ChangeType.ADDED, None, 3)
     assert (removed.type, removed.old_value, removed.new_value) == (ChangeType.REMOVED, 4, None)
     assert (replaced.type, replaced.old_value, replaced.new_value) == (ChangeType.REPLACED, 5, 6)
+
+
+def test_a_state_change_from_a_factory_equals_the_constructed_one_and_is_slotted() -> None:
+    change = StateChange.modified("a", 1, 2)
+    built = StateChange("a", 1, 2, ChangeType.MODIFIED, change.timestamp)
+
+    assert type(change) is StateChange
+    assert change == built and repr(change) == repr(built) and hash(change) == hash(built)
+    assert dataclasses.asdict(change) == dataclasses.asdict(built)
+    assert pickle.loads(pickle.dumps(change)) == built
+    assert dataclasses.replace(change, new_value=3).new_value == 3
+    assert not hasattr(change, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        change.path = "b"  # type: ignore[misc]
 
 
 def test_change_set_keeps_changes_in_order_and_answers_path_questions() -> None:
