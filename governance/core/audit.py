@@ -95,7 +95,8 @@ def build_audit_entry(values: AuditValues) -> MutationAuditEntry:
 
 
 class InMemoryAuditor:
-    """Keeps every entry in a list guarded by a lock (it grows without bound).
+    """Keeps every entry in a list (it grows without bound). Reads hold a lock; appending, one
+    atomic list operation, does not need it.
 
     The engine hands over its entries as ``AuditValues`` (``keep``); each is built into its
     ``MutationAuditEntry`` the first time the entries are read, and kept as that record.
@@ -106,12 +107,15 @@ class InMemoryAuditor:
         self._entries: list[MutationAuditEntry | AuditValues] = []
 
     def _built(self) -> list[MutationAuditEntry]:
-        # Called with the lock held.
+        """Every entry, as records: a copy of the list, taken in one step, with what was kept
+        as values built, in the copy and in the list (called with the lock held; an entry
+        appended meanwhile is not in the copy, and is built by the next read)."""
         entries = self._entries
-        for index, entry in enumerate(entries):
+        built = entries[:]
+        for index, entry in enumerate(built):
             if type(entry) is tuple:
-                entries[index] = build_audit_entry(entry)
-        return entries  # type: ignore[return-value]
+                built[index] = entries[index] = build_audit_entry(entry)
+        return built  # type: ignore[return-value]
 
     @property
     def is_enabled(self) -> bool:
@@ -131,13 +135,9 @@ class InMemoryAuditor:
 
     def keep(self, values: AuditValues) -> None:
         """Append the entry ``values`` stand for, built when the entries are read."""
-        # acquire and release rather than ``with``: half the cost, on every execution.
-        lock = self._lock
-        lock.acquire()
-        try:
-            self._entries.append(values)
-        finally:
-            lock.release()
+        # One list append, atomic on its own: readers hold the lock while they build entries
+        # in place, which an append does not disturb (see docs/conventions.md).
+        self._entries.append(values)
 
     def get_audit_log(
         self, state_id: str, start: datetime | None = None, end: datetime | None = None

@@ -95,7 +95,8 @@ def build_history_entry(values: HistoryValues) -> MutationHistoryEntry:
 
 
 class InMemoryHistoryStore:
-    """Entries grouped by state id in lists guarded by one lock (it grows without bound).
+    """Entries grouped by state id in lists (it grows without bound). Reads hold one lock;
+    adding an entry, two atomic dict and list operations, does not need it.
 
     Reads sort by timestamp; entries with the same timestamp keep the order they were stored in.
     A blank state id matches nothing. The engine hands over its entries as ``HistoryValues``
@@ -134,27 +135,32 @@ class InMemoryHistoryStore:
             raise InvalidOperationError(
                 f"history entry of execution '{execution_id}' has no state id to store it "
                 "under")
-        # acquire and release rather than ``with``: half the cost, on every execution.
-        lock = self._lock
-        lock.acquire()
-        try:
-            bucket = self._entries.get(state_id)
-            if bucket is None:
-                self._entries[state_id] = [entry]
-            else:
-                bucket.append(entry)
-        finally:
-            lock.release()
+        # Atomic steps, no lock: a state's list is made by ``dict.setdefault`` (of writers
+        # racing on a new state, one list wins and the others append to it), and an append
+        # does not disturb a reader building entries under the lock (docs/conventions.md).
+        entries = self._entries
+        bucket = entries.get(state_id)
+        if bucket is None:
+            # Made holding the entry: a list grown from empty by an append holds room for
+            # four.
+            made = [entry]
+            bucket = entries.setdefault(state_id, made)
+            if bucket is made:
+                return
+        bucket.append(entry)
 
     def _snapshot(self, state_id: str) -> list[MutationHistoryEntry]:
         with self._lock:
             bucket = self._entries.get(state_id)
             if bucket is None:
                 return []
-            for index, entry in enumerate(bucket):
+            # A copy taken in one step: an entry appended meanwhile (appends take no lock) is
+            # not in it, and is built by the next read.
+            built = bucket[:]
+            for index, entry in enumerate(built):
                 if type(entry) is tuple:
-                    bucket[index] = build_history_entry(entry)
-            return list(bucket)  # type: ignore[arg-type]
+                    built[index] = bucket[index] = build_history_entry(entry)
+            return built  # type: ignore[return-value]
 
     def get_history(self, state_id: str) -> list[MutationHistoryEntry]:
         """Entries of ``state_id``, oldest first."""

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from governance.core import EngineOptions, MutationEngine, MutationResult
+from governance.core import (
+    EngineOptions,
+    MutationAuditEntry,
+    MutationEngine,
+    MutationHistoryEntry,
+    MutationResult,
+)
 from governance.core.engine import Admission
 from tests.core.core_support import Counter, Increment, context
 
@@ -192,3 +199,53 @@ def test_callers_racing_on_a_new_state_all_get_one_gate() -> None:
 
     assert len(gates) == 8 and all(gate is admission.gates["new-state"] for gate in gates)
     assert list(admission.gates) == ["new-state"]
+
+
+def test_records_kept_without_a_lock_survive_writers_racing_readers_on_new_states() -> None:
+    # The in-memory auditor, history store and metrics collector keep an execution's values
+    # without taking their lock (docs/conventions.md); their readers build records in place
+    # under it. Writers start together on states nobody has seen, while readers read all along,
+    # with the interpreter switching threads as often as it can.
+    engine = MutationEngine(EngineOptions.strict())
+    writers, per_writer, states = 12, 10, 6
+    start = threading.Barrier(writers)
+    stop = threading.Event()
+    seen: set[type] = set()
+    failures: list[BaseException] = []
+
+    def write(index: int) -> None:
+        start.wait(WAIT)
+        for round_ in range(per_writer):
+            engine.execute(Increment(context(f"state-{(index + round_) % states}")), Counter(0))
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                for i in range(states):
+                    seen.update(type(e) for e in engine.get_history(f"state-{i}"))
+                    seen.update(type(e) for e in engine.auditor.get_audit_log(f"state-{i}"))
+                seen.update(type(e) for e in engine.auditor.entries)
+        except BaseException as error:
+            failures.append(error)
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        for reader in readers:
+            reader.start()
+        with ThreadPoolExecutor(max_workers=writers) as pool:
+            for future in [pool.submit(write, i) for i in range(writers)]:
+                future.result(timeout=60)
+        stop.set()
+        for reader in readers:
+            reader.join(WAIT)
+    finally:
+        sys.setswitchinterval(previous)
+
+    total = writers * per_writer
+    assert not failures, failures
+    assert sum(len(engine.get_history(f"state-{i}")) for i in range(states)) == total
+    assert len(engine.auditor.entries) == total
+    assert engine.metrics.count == total  # type: ignore[attr-defined]
+    assert seen <= {MutationAuditEntry, MutationHistoryEntry}
