@@ -9,9 +9,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from governance._models import evolve
-from governance.approval_requirements import ApprovalRequirementStatus
+from governance.approval_requirements import ApprovalRequirement, ApprovalRequirementStatus
 from governance.errors import (
     InvalidArgumentError,
     MissingArgumentError,
@@ -29,7 +30,13 @@ from governance.queries import (
     select_recent_decisions,
     select_requests,
 )
-from governance.requests import MutationRequest, PendingReason, RequestStatus, check_snapshot
+from governance.requests import (
+    MutationRequest,
+    PendingReason,
+    RequestLifecycle,
+    RequestStatus,
+    check_snapshot,
+)
 from governance.store import RequestStore, approval_due, creation_order, lifecycle_due
 
 # Enum members bound once, as in governance.requests (a read off an enum class runs a
@@ -38,11 +45,17 @@ _PENDING = RequestStatus.PENDING
 _ONLY_PENDING = frozenset({_PENDING})
 
 
-def _has_deadline(request: MutationRequest) -> bool:
-    if request.lifecycle.expires_at is not None:
+_REQUIREMENT_PENDING = ApprovalRequirementStatus.PENDING
+
+
+def _has_deadline(lifecycle: RequestLifecycle, requirements: tuple[ApprovalRequirement, ...]
+                  ) -> bool:
+    """Whether a PENDING request, with this lifecycle and these approval requirements, has a
+    deadline of its own or on a pending requirement."""
+    if lifecycle.expires_at is not None:
         return True
-    return any(a.expires_at is not None and a.status == ApprovalRequirementStatus.PENDING
-               for a in request.approval_requirements)
+    return bool(requirements) and any(
+        a.expires_at is not None and a.status == _REQUIREMENT_PENDING for a in requirements)
 
 
 class InMemoryRequestStore(RequestStore, RequestQueryStore):
@@ -68,14 +81,16 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
                 raise RequestAlreadyExistsError(request.request_id)
             self._requests[request.request_id] = stored
             self._by_state.setdefault(stored.scope.state_id, {})[stored.request_id] = None
-            self._index_pending(stored)
+            self._index_pending(stored.__dict__)
         return stored
 
-    def _index_pending(self, stored: MutationRequest) -> None:
-        request_id = stored.request_id
-        if stored.lifecycle.status == _PENDING:
+    def _index_pending(self, values: dict[str, Any]) -> None:
+        """Index a stored snapshot by its values (its ``__dict__``, read by the caller)."""
+        request_id = values["request_id"]
+        lifecycle = values["lifecycle"]
+        if lifecycle.status == _PENDING:
             self._pending[request_id] = None
-            if _has_deadline(stored):
+            if _has_deadline(lifecycle, values["approval_requirements"]):
                 self._deadlines[request_id] = None
             else:
                 self._deadlines.pop(request_id, None)
@@ -124,7 +139,7 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
                 self._by_state[old_scope.state_id].pop(request_id, None)
                 self._by_state.setdefault(new_scope.state_id, {})[request_id] = None
             if reindex:
-                self._index_pending(stored)
+                self._index_pending(values if stored is request else stored.__dict__)
         finally:
             lock.release()
         return stored
