@@ -242,7 +242,7 @@ class DecisionLog(Sequence[RequestDecision]):
     """
 
     __slots__ = ("_items", "_length")
-    _append_lock = threading.Lock()
+    _build_lock = threading.Lock()
 
     def __init__(self, decisions: Iterable[RequestDecision | DecisionValues] = ()) -> None:
         self._items = _shared(decisions)
@@ -257,39 +257,50 @@ class DecisionLog(Sequence[RequestDecision]):
 
     def appended(self, *decisions: RequestDecision | DecisionValues) -> DecisionLog:
         """A log holding these decisions followed by ``decisions``; this log is unchanged."""
-        return self.appended_counted(
-            decisions, sum(1 for decision in decisions if builtins.type(decision) is tuple))
+        return self.extended(decisions)
 
-    def appended_counted(self, decisions: Sequence[RequestDecision | DecisionValues],
-                         values: int) -> DecisionLog:
-        """``appended`` for a caller that knows how many of ``decisions`` are
-        ``DecisionValues`` (``next_snapshot``, which checks each decision's time anyway)."""
+    def extended(self, decisions: Sequence[RequestDecision | DecisionValues]) -> DecisionLog:
+        """``appended`` for a caller holding the decisions as a sequence (``next_snapshot``).
+
+        Lock-free: the shared list is extended in one step (``list.extend`` is atomic), then
+        checked to hold these decisions right after this log's prefix. A writer that lost a
+        race to another one appending to the same log finds the other's decisions there and
+        copies its prefix instead; what it appended stays past the length of every view, and
+        the next append to the winner's log copies too (its list is longer than the log).
+        """
         view = _new_log(DecisionLog)
-        lock = self._append_lock
-        # acquire and release rather than ``with``: half the cost, on every transition.
-        lock.acquire()
-        try:
-            items = self._items
-            if len(items) != self._length:
-                items = _shared(items[:self._length])
-            items.extend(decisions)
-            if values:
-                items.values += values
-            view._items = items
-            view._length = len(items)
-        finally:
-            lock.release()
+        items = self._items
+        length = self._length
+        if decisions:
+            if len(items) != length:
+                items = _shared(items[:length])
+                items.extend(decisions)
+            else:
+                items.extend(decisions)
+                # One extend places them together, so the first says where they went (unless
+                # another writer's extend began with the same record: ``_follow``).
+                if items[length] is not decisions[0] or (
+                        len(decisions) > 1 and not _follow(items, length, decisions)):
+                    items = _shared(items[:length])
+                    items.extend(decisions)
+        view._items = items
+        view._length = length + len(decisions)
         return view
 
     def _build_values(self) -> None:
-        """Build every decision of the shared list that is still values (they are all read
-        sooner or later; one pass leaves none for the next read)."""
+        """Build every decision of the shared list that is still values, up to its length when
+        the pass starts (they are all read sooner or later; one pass leaves none for the next
+        read), and move the list's ``built`` mark there. Readers build one at a time; writers
+        do not wait for them: what they append is past the mark."""
         items = self._items
-        with self._append_lock:
-            for index, item in enumerate(items):
+        with self._build_lock:
+            end = len(items)
+            for index in range(items.built, end):
+                item = items[index]
                 if builtins.type(item) is tuple:
                     items[index] = decision_record(item)
-            items.values = 0
+            if end > items.built:
+                items.built = end
 
     def __len__(self) -> int:
         return self._length
@@ -303,7 +314,7 @@ class DecisionLog(Sequence[RequestDecision]):
     def __getitem__(self, index: int | slice) -> RequestDecision | tuple[RequestDecision, ...]:
         items = self._items
         if isinstance(index, slice):
-            if items.values:
+            if self._length > items.built:
                 self._build_values()
             return tuple(items[:self._length][index])
         if index < 0:
@@ -312,17 +323,16 @@ class DecisionLog(Sequence[RequestDecision]):
             raise IndexError("decision index out of range")
         item = items[index]
         if builtins.type(item) is tuple:
-            with self._append_lock:
+            with self._build_lock:
                 item = items[index]
                 if builtins.type(item) is tuple:
                     item = items[index] = decision_record(item)
-                    items.values -= 1
         decision: RequestDecision = item
         return decision
 
     def __iter__(self) -> Iterator[RequestDecision]:
         items = self._items
-        if items.values:
+        if self._length > items.built:
             self._build_values()
         return itertools.islice(items, self._length)
 
@@ -355,17 +365,25 @@ _new_log = object.__new__
 
 
 class _SharedItems(list[Any]):
-    """The list a log's views share, with how many of its items are still ``DecisionValues``:
-    a read builds them only when there are some, and iterating costs an ``islice``."""
+    """The list a log's views share, with ``built``: every item before it is a record (items
+    are appended, never inserted, and a value is only ever replaced by its record). A view no
+    longer than ``built`` reads without building, and iterates as an ``islice``."""
 
-    __slots__ = ("values",)
-    values: int
+    __slots__ = ("built",)
+    built: int
 
 
 def _shared(decisions: Iterable[RequestDecision | DecisionValues]) -> _SharedItems:
     items = _SharedItems(decisions)
-    items.values = sum(1 for item in items if builtins.type(item) is tuple)
+    items.built = 0 if any(builtins.type(item) is tuple for item in items) else len(items)
     return items
+
+
+def _follow(items: _SharedItems, length: int,
+            decisions: Sequence[RequestDecision | DecisionValues]) -> bool:
+    """Whether ``decisions`` are the items of ``items`` from ``length`` on."""
+    return all(items[length + offset] is decision
+               for offset, decision in enumerate(decisions))
 
 
 def append_decisions(decisions: Sequence[RequestDecision],

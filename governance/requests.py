@@ -783,10 +783,7 @@ def next_snapshot(
     if claim is not owner and claim is not None and lifecycle.status < FIRST_TERMINAL_STATUS:
         raise RequestClaimedError(held["request_id"], claim.claim_id)
     last_decision = decisions[-1]
-    if isinstance(last_decision, tuple):
-        last_is_values, last = True, last_decision[3]
-    else:
-        last_is_values, last = False, last_decision.timestamp
+    last = last_decision[3] if isinstance(last_decision, tuple) else last_decision.timestamp
     if last.tzinfo is None or (len(decisions) > 1 and any(
             decision_time(d).tzinfo is None for d in decisions)):
         raise InvalidArgumentError(
@@ -816,9 +813,7 @@ def next_snapshot(
         values["lifecycle"] = assemble(RequestLifecycle, lifecycle_values)
     log = held["decisions"]
     if type(log) is DecisionLog:
-        values["decisions"] = log.appended_counted(
-            decisions, (1 if last_is_values else 0) if len(decisions) == 1
-            else sum(1 for decision in decisions if type(decision) is tuple))
+        values["decisions"] = log.extended(decisions)
     else:
         values["decisions"] = append_decisions(log, *decisions)
     values["revision"] = held["revision"] + 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import threading
+from collections.abc import Iterable
 
 import pytest
 
@@ -17,7 +19,12 @@ from governance import (
     RequestDecision,
 )
 from governance._models import evolve
-from governance.decisions import DecisionValues, decision_record, owned_decision
+from governance.decisions import (
+    DecisionValues,
+    _SharedItems,
+    decision_record,
+    owned_decision,
+)
 from governance.requests import next_snapshot
 from governance.testing import BASE_TIME, approved_request
 
@@ -165,3 +172,99 @@ def test_a_forked_view_builds_the_values_it_copied() -> None:
     assert [d.reason for d in forked] == ["a", "c"]
     assert [d.reason for d in newer] == ["a", "b"]
     assert all(isinstance(d, RequestDecision) for log in (base, newer, forked) for d in log)
+
+
+def test_appends_racing_on_one_log_each_get_exactly_their_history() -> None:
+    # Appends take no lock (DecisionLog.appended_counted): writers race to extend the newest
+    # log, one of them becomes the new head (as the store's compare-and-set would decide), the
+    # others' logs are kept too; readers iterate the head all along. The interpreter switches
+    # threads as often as it can.
+    root = DecisionLog([_decision("root")])
+    head = [root]
+    head_lock = threading.Lock()
+    made: list[tuple[DecisionLog, list[str]]] = [(root, ["root"])]
+    expected = {id(root): ["root"]}
+    failures: list[str] = []
+    writers, rounds = 6, 150
+    start = threading.Barrier(writers + 2)
+    stop = threading.Event()
+
+    def write(index: int) -> None:
+        start.wait()
+        for round_ in range(rounds):
+            with head_lock:
+                current = head[0]
+                before = expected[id(current)]
+            added = [f"w{index}-{round_}"] if round_ % 3 else [f"w{index}-{round_}a",
+                                                               f"w{index}-{round_}b"]
+            log = current.appended(*[_values(reason) if round_ % 2 else _decision(reason)
+                                     for reason in added])
+            with head_lock:
+                made.append((log, before + added))
+                expected[id(log)] = before + added
+                if head[0] is current:
+                    head[0] = log
+
+    def read() -> None:
+        start.wait()
+        while not stop.is_set():
+            with head_lock:
+                current = head[0]
+            if any(not isinstance(d, RequestDecision) for d in current):
+                failures.append("a log returned a decision's values instead of its record")
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads + readers:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stop.set()
+        for thread in readers:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+
+    assert not failures
+    assert len(made) == writers * rounds + 1
+    for log, reasons in made:
+        assert [d.reason for d in log] == reasons
+        assert len(log) == len(reasons) and log[-1].reason == reasons[-1]
+
+
+class _RivalFirst(_SharedItems):
+    """A shared list on which another writer's extend lands between a writer's length check
+    and its own extend (the interleaving a thread switch can make)."""
+
+    __slots__ = ("rival",)
+
+    def extend(self, decisions: Iterable[object]) -> None:
+        rival, self.rival = self.rival, None
+        if rival is not None:
+            super().extend(rival)
+        super().extend(decisions)
+
+
+def _with_rival(log: DecisionLog, rival: list[object]) -> DecisionLog:
+    items = _RivalFirst(log._items)
+    items.built, items.rival = log._items.built, rival
+    log._items = items
+    return log
+
+
+@pytest.mark.parametrize("rival_starts_with_ours", [False, True])
+def test_a_writer_whose_extend_lands_after_a_rivals_copies_its_prefix(
+        rival_starts_with_ours: bool) -> None:
+    base = DecisionLog([_decision("root")])
+    ours = (_values("ours-1"), _values("ours-2"))
+    rival = [ours[0] if rival_starts_with_ours else _values("rival-1"), _values("rival-2")]
+    log = _with_rival(base, rival)
+
+    appended = log.appended(*ours)
+
+    assert [d.reason for d in appended] == ["root", "ours-1", "ours-2"]
+    assert appended._items is not log._items  # the loser copied its prefix
+    assert [d.reason for d in log] == ["root"]

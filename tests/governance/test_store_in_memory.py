@@ -63,7 +63,7 @@ def test_an_append_that_fails_inside_the_decision_log_leaves_it_appendable() -> 
     decision = log[0]
 
     with pytest.raises(TypeError):
-        log.appended_counted(None, 0)  # type: ignore[arg-type]
+        log.extended(None)  # type: ignore[arg-type]
 
     appended: list[object] = []
     assert _completes(lambda: appended.append(log.appended(decision)))
