@@ -381,9 +381,15 @@ def _shared(decisions: Iterable[RequestDecision | DecisionValues]) -> _SharedIte
 
 def _follow(items: _SharedItems, length: int,
             decisions: Sequence[RequestDecision | DecisionValues]) -> bool:
-    """Whether ``decisions`` are the items of ``items`` from ``length`` on."""
-    return all(items[length + offset] is decision
-               for offset, decision in enumerate(decisions))
+    """Whether ``decisions`` after the first are the items of ``items`` that follow
+    ``length``. A loop over indexes: a generator here would leave a block allocated behind
+    every append of several decisions."""
+    offset = len(decisions) - 1
+    while offset:
+        if items[length + offset] is not decisions[offset]:
+            return False
+        offset -= 1
+    return True
 
 
 def append_decisions(decisions: Sequence[RequestDecision],

@@ -446,15 +446,12 @@ class MutationEngine:
             # None means no policy is registered: the mutation is allowed as it is.
             if detailed:
                 began = perf_counter()
-                decision, evaluated, allowed, modifications = self._evaluate_policies(
-                    mutation, state, execution_id)
+                decision, evaluated = self._evaluate_policies(mutation, state, execution_id)
                 if evaluated:
                     policy_seconds = perf_counter() - began
             else:
-                decision, evaluated, allowed, modifications = self._evaluate_policies(
-                    mutation, state, execution_id)
-            if not allowed:
-                assert decision is not None
+                decision, evaluated = self._evaluate_policies(mutation, state, execution_id)
+            if decision is not None and not decision.is_allowed:
                 return self._refuse(mutation, context, state, execution_id, started, scope,
                                     decision, (policy_seconds, evaluated, 0.0, 0)
                                     if detailed else None)
@@ -497,7 +494,7 @@ class MutationEngine:
                     execution_id=execution_id,
                 )
             return self._complete(mutation, context, state, execution_id, started, scope,
-                                  decision, modifications, result, mode, key,
+                                  decision, result, mode, key,
                                   (policy_seconds, evaluated, validation_seconds, validated)
                                   if detailed else None)
         except GovernanceError as error:
@@ -580,16 +577,15 @@ class MutationEngine:
         started: float,
         scope: MetricsScope | None,
         decision: PolicyDecision | None,
-        modifications: Mapping[str, Any] | None,
         result: MutationResult[TState],
         mode: MutationMode,
         key: str | None,
         timings: Timings | None,
     ) -> MutationResult[TState]:
         """Step 9 and 10: modifications, ``on_after_mutation`` hooks, audit, history,
-        metrics. ``modifications`` are the deciding ``decision``'s."""
-        if modifications and result.is_success:
-            result = _apply_modifications(result, modifications, state)
+        metrics."""
+        if decision is not None and decision.modifications and result.is_success:
+            result = _apply_modifications(result, decision.modifications, state)
         if self._interceptors.snapshot:
             self._interceptors.run_after(mutation.intent, context or mutation.context, state,
                                          result.new_state,
@@ -630,17 +626,15 @@ class MutationEngine:
         mutation: Mutation[Any],
         state: Any,
         execution_id: str,
-    ) -> tuple[PolicyDecision | None, int, bool, Mapping[str, Any] | None]:
-        """The deciding policy decision (None without policies), how many policies were
-        asked, and the decision's ``is_allowed`` and ``modifications``, read once."""
+    ) -> tuple[PolicyDecision | None, int]:
+        """The deciding policy decision (None without policies) and how many policies were
+        asked."""
         policies = self._policies.get_policies()
         if not policies:
-            return None, 0, True, None
+            return None, 0
         timeout = self._policy_timeout
         evaluated = 0
         decisive: PolicyDecision | None = None
-        allowed = True
-        modifications: Mapping[str, Any] | None = None
         for policy in policies:
             evaluated += 1
             policy_started = perf_counter() if timeout is not None else 0.0
@@ -667,17 +661,11 @@ class MutationEngine:
                     execution_id=execution_id,
                 )
             decisive = decision
-            if type(decision) is PolicyDecision:
-                # The package's record: its values, read without its __getattr__ hook.
-                values = decision.__dict__
-                allowed, modifications = values["is_allowed"], values["modifications"]
-            else:
-                allowed, modifications = decision.is_allowed, decision.modifications
-            if not allowed or modifications:
+            if not decision.is_allowed or decision.modifications:
                 break
         # The first blocking or modifying decision; when every policy allowed the mutation as
         # it is, the last allow decision (what the audit entry records).
-        return decisive, evaluated, allowed, modifications
+        return decisive, evaluated
 
     def _audit(
         self,
