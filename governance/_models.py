@@ -95,19 +95,7 @@ def evolve(model: M, /, **changes: Any) -> M:
     """
     cls = type(model)  # not ``model.__class__``, a read through the model's __getattr__ hook
     # Replacing existing keys keeps the declaration order of the fields.
-    values = {**model.__dict__, **changes}
-    fields = _FIELD_SETS.get(cls) or _all_fields(cls)
-    if cls not in _OPEN_CLASSES:
-        return _filled(cls, values, fields)
-    # ``assemble``, written out: evolve is called on every execution.
-    new: Any = _OpenModel()
-    new.__dict__ = values
-    new.__pydantic_fields_set__ = fields
-    new.__pydantic_extra__ = None
-    new.__pydantic_private__ = None
-    new.__class__ = cls
-    copy: M = new
-    return copy
+    return assemble(cls, {**model.__dict__, **changes})
 
 
 def assemble(cls: type[M], values: dict[str, Any], /) -> M:
