@@ -271,20 +271,20 @@ class DecisionLog(Sequence[RequestDecision]):
         view = _new_log(DecisionLog)
         items = self._items
         length = self._length
+        view._length = length + len(decisions)
         if decisions:
-            if len(items) != length:
-                items = _shared(items[:length])
-                items.extend(decisions)
-            else:
+            if len(items) == length:
                 items.extend(decisions)
                 # One extend places them together, so the first says where they went (unless
                 # another writer's extend began with the same record: ``_follow``).
-                if items[length] is not decisions[0] or (
-                        len(decisions) > 1 and not _follow(items, length, decisions)):
-                    items = _shared(items[:length])
-                    items.extend(decisions)
+                if items[length] is decisions[0] and (
+                        len(decisions) == 1 or _follow(items, length, decisions)):
+                    view._items = items
+                    return view
+            # Not the newest log, or a writer that lost the race: its own copy of the prefix.
+            items = _shared(items[:length])
+            items.extend(decisions)
         view._items = items
-        view._length = length + len(decisions)
         return view
 
     def _build_values(self) -> None:
