@@ -497,6 +497,10 @@ def test_the_published_dashboard_works_offline_in_chromium(
                 page.wait_for_function(
                     "() => $('#summarylist-body table:visible tbody tr').length > 0",
                     timeout=20_000)
+                # The list is drawn again when the hash names another machine: until it is,
+                # the rows on screen may be the previous machine's, none of them in ``values``.
+                page.wait_for_function(f"(values) => ({_LIST_CHECK_JS})(values).checked > 0",
+                                       arg=values, timeout=20_000)
                 mismatches = page.evaluate(_LIST_CHECK_JS, values)
                 assert mismatches["checked"] > 0, machine
                 assert mismatches["wrong"] == [], machine
