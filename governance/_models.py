@@ -21,6 +21,7 @@ of them; a slotted dataclass gets its own (``_open_twin``). A class the open one
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import types
 from collections.abc import Callable
@@ -62,6 +63,8 @@ def _becomes(open_class: type[Any], cls: type[Any]) -> bool:
 _FIELD_SETS: dict[type[BaseModel], set[str]] = {}
 _OPEN_CLASSES: set[type[BaseModel]] = set()
 """The model classes an ``_OpenModel`` may become (checked once per class)."""
+_OPEN_FIELD_SETS: dict[type[BaseModel], set[str]] = {}
+"""The field set of each class in ``_OPEN_CLASSES``: one lookup tells ``assemble`` both."""
 
 
 def _all_fields(cls: type[BaseModel]) -> set[str]:
@@ -70,9 +73,10 @@ def _all_fields(cls: type[BaseModel]) -> set[str]:
     # it first), and nothing here does either.
     fields = _FIELD_SETS.get(cls)
     if fields is None:
+        fields = _FIELD_SETS[cls] = set(cls.model_fields)
         if _becomes(_OpenModel, cls):
             _OPEN_CLASSES.add(cls)
-        fields = _FIELD_SETS[cls] = set(cls.model_fields)
+            _OPEN_FIELD_SETS[cls] = fields
     return fields
 
 
@@ -105,9 +109,11 @@ def assemble(cls: type[M], values: dict[str, Any], /) -> M:
 
     ``values`` is owned by the new model afterwards.
     """
-    fields = _FIELD_SETS.get(cls) or _all_fields(cls)
-    if cls not in _OPEN_CLASSES:
-        return _filled(cls, values, fields)
+    fields = _OPEN_FIELD_SETS.get(cls)
+    if fields is None:
+        fields = _all_fields(cls)
+        if cls not in _OPEN_CLASSES:
+            return _filled(cls, values, fields)
     new: Any = _OpenModel()
     new.__dict__ = values
     new.__pydantic_fields_set__ = fields
@@ -151,12 +157,7 @@ def record_builder(cls: type[R], /, *, positional: bool = False) -> Callable[...
         namespace["_fields_set"] = _all_fields(cls)
         if cls in _OPEN_CLASSES:
             namespace["_open"] = _OpenModel
-            body = ("    instance = _open()\n"
-                    f"    instance.__dict__ = {values}\n"
-                    "    instance.__pydantic_fields_set__ = _fields_set\n"
-                    "    instance.__pydantic_extra__ = None\n"
-                    "    instance.__pydantic_private__ = None\n"
-                    "    instance.__class__ = _cls\n")
+            body = _open_model_fill(values)
         else:
             namespace.update(_set_dict=_set_dict, _set_fields_set=_set_fields_set,
                              _set_extra=_set_extra, _set_private=_set_private)
@@ -189,6 +190,33 @@ def record_builder(cls: type[R], /, *, positional: bool = False) -> Callable[...
     builder.__qualname__ = f"{cls.__qualname__}.<record builder>"
     BUILDERS[cls] = builder
     return builder
+
+
+def _open_model_fill(values: str) -> str:
+    """The generated lines that fill an ``_OpenModel`` with the dict ``values`` (an expression)
+    and make it a ``_cls``: the body of ``assemble``, without its per-class lookups."""
+    return ("    instance = _open()\n"
+            f"    instance.__dict__ = {values}\n"
+            "    instance.__pydantic_fields_set__ = _fields_set\n"
+            "    instance.__pydantic_extra__ = None\n"
+            "    instance.__pydantic_private__ = None\n"
+            "    instance.__class__ = _cls\n")
+
+
+def model_assembler(cls: type[M], /) -> Callable[[dict[str, Any]], M]:
+    """``assemble`` for one model class, made once: ``model_assembler(cls)(values)`` is
+    ``assemble(cls, values)`` without looking the class up on every call (for the snapshots
+    every change of a request builds). A class an ``_OpenModel`` cannot become gets
+    ``assemble`` itself, bound to it."""
+    fields = _all_fields(cls)
+    if cls not in _OPEN_CLASSES:
+        return functools.partial(assemble, cls)
+    namespace: dict[str, Any] = {"_open": _OpenModel, "_cls": cls, "_fields_set": fields}
+    exec(f"def assemble_values(values):\n{_open_model_fill('values')}    return instance\n",
+         namespace)
+    assembler: Callable[[dict[str, Any]], M] = namespace["assemble_values"]
+    assembler.__qualname__ = f"{cls.__qualname__}.<assembler>"
+    return assembler
 
 
 def _open_twin(cls: type[Any]) -> type[Any] | None:

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from governance._clock import is_aware, is_aware_or_none, utc_now
-from governance._models import assemble
+from governance._models import model_assembler
 from governance.approval_requirements import (
     FULFILLED_APPROVAL_STATUSES,
     ApprovalRequirement,
@@ -742,6 +742,10 @@ def _pending_approvals(requirements: Sequence[ApprovalRequirement]) -> list[str]
             if r.status not in FULFILLED_APPROVAL_STATUSES]
 
 
+_assemble_lifecycle = model_assembler(RequestLifecycle)
+_assemble_request = model_assembler(MutationRequest)
+
+
 def next_snapshot(
     current: MutationRequest,
     decisions: Sequence[RequestDecision | DecisionValues],
@@ -810,14 +814,14 @@ def next_snapshot(
                         f"request '{held['request_id']}' cannot be APPROVED while approval "
                         f"requirement(s) {', '.join(pending)} are not fulfilled; they are "
                         "decided through the approval workflow")
-        values["lifecycle"] = assemble(RequestLifecycle, lifecycle_values)
+        values["lifecycle"] = _assemble_lifecycle(lifecycle_values)
     log = held["decisions"]
     if type(log) is DecisionLog:
         values["decisions"] = log.extended(decisions)
     else:
         values["decisions"] = append_decisions(log, *decisions)
     values["revision"] = held["revision"] + 1
-    return assemble(MutationRequest, values)
+    return _assemble_request(values)
 
 
 def _cannot_store(request_id: str, detail: str) -> InvalidArgumentError:

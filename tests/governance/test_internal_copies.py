@@ -26,7 +26,7 @@ from governance import (
     VersionResolution,
     _models,
 )
-from governance._models import BUILDERS, assemble, evolve, record_builder
+from governance._models import BUILDERS, assemble, evolve, model_assembler, record_builder
 from governance.decisions import DecisionLog, decision_record, owned_decision
 from governance.testing import BASE_TIME, approved_request
 
@@ -67,6 +67,21 @@ def test_assemble_equals_the_validating_constructor() -> None:
     assert fast == ExecutionClaim(**values)
     assert repr(fast) == repr(ExecutionClaim(**values))
     assert ExecutionClaim.model_validate_json(fast.model_dump_json()) == fast
+
+
+def test_a_model_assembler_builds_what_assemble_builds_and_takes_its_values_over() -> None:
+    request = approved_request(request_id="req-1")
+    values = {**request.__dict__, "revision": 5}
+
+    fast = model_assembler(MutationRequest)(values)
+
+    assert "_open" in model_assembler(MutationRequest).__globals__
+    _same_record(fast, assemble(MutationRequest, {**request.__dict__, "revision": 5}))
+    assert fast == request.model_copy(update={"revision": 5})
+    assert fast.__dict__ is values and fast.model_fields_set == set(MutationRequest.model_fields)
+    assert type(fast) is MutationRequest and not isinstance(fast, _models._OpenModel)
+    with pytest.raises(pydantic.ValidationError):
+        fast.revision = 9  # type: ignore[misc]
 
 
 def test_a_positional_record_builder_equals_the_dataclass_constructor_and_stays_frozen(
@@ -167,6 +182,8 @@ def test_a_model_with_a_layout_of_its_own_is_filled_through_its_descriptors() ->
 
     assert _SlottedModel not in _models._OPEN_CLASSES
     assert "_open" not in record_builder(_SlottedModel).__globals__
+    assert model_assembler(_SlottedModel)({"name": "c", "size": 3}) == _SlottedModel(name="c",
+                                                                                    size=3)
     assert type(fast) is _SlottedModel and fast == _SlottedModel(name="a", size=1)
     assert evolve(fast, size=5) == _SlottedModel(name="a", size=5)
     assert built == _SlottedModel(name="b", size=2)
