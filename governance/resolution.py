@@ -10,7 +10,7 @@ from typing import Any
 
 from governance._clock import Clock, utc_now
 from governance._ids import IdSequence
-from governance._models import evolve, record_builder
+from governance._models import evolve, model_assembler, record_builder
 from governance.approval_requirements import ApprovalRequirementStatus
 from governance.core.context import MutationContext
 from governance.decisions import DecisionType, DecisionValues, VersionResolutionDecision
@@ -27,9 +27,11 @@ from governance.requests import (
     TO_PENDING_REVALIDATION,
     TO_REJECTED,
     ExecutionClaim,
+    GovernedExecutionDetails,
     GovernedExecutionKind,
     MutationRequest,
     RequestStatus,
+    RequestVersioning,
     next_snapshot,
 )
 from governance.store import RequestStore
@@ -38,6 +40,8 @@ _VALIDATED = DecisionType.version_resolution(VersionResolutionDecision.VALIDATED
 
 _CLAIM_IDS = IdSequence()
 _build_claim = record_builder(ExecutionClaim, positional=True)
+_assemble_execution = model_assembler(GovernedExecutionDetails)
+build_versioning = record_builder(RequestVersioning, positional=True)
 
 
 class ResolutionStrategy(IntEnum):
@@ -194,8 +198,7 @@ class VersionResolver:
             else:
                 resolved = next_snapshot(
                     request, (decision,), touch=False,
-                    execution=evolve(request.execution,
-                                     claim=self._claim(context, claim_clock, now)))
+                    execution=self._claimed(request.execution, context, claim_clock, now))
             return resolved, _EXECUTE_APPROVED_VERSION, expected, False
 
         stale_reason = (f"Approved against state version '{expected}', "
@@ -205,12 +208,13 @@ class VersionResolver:
         if not expects_current:
             resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes)
             return resolved, outcome, expected, True
-        updates: dict[str, Any] = {"versioning": evolve(
-            request.versioning, expected_state_version=current_state_version)}
+        versioning = request.versioning
+        updates: dict[str, Any] = {"versioning": build_versioning(
+            current_state_version, versioning.resulting_state_version, versioning.executed_at)}
         if outcome is _REVALIDATE:
             if claim_clock is not None:
-                updates["execution"] = evolve(request.execution,
-                                              claim=self._claim(context, claim_clock, now))
+                updates["execution"] = self._claimed(request.execution, context, claim_clock,
+                                                     now)
         elif request.approval_requirements:
             # A renewed approval is a new round: every requirement is open again, or nothing
             # could be approved and the request would wait for good.
@@ -222,10 +226,15 @@ class VersionResolver:
                                  **updates)
         return resolved, outcome, expected, True
 
-    def _claim(self, context: MutationContext, clock: Clock, now: datetime) -> ExecutionClaim:
+    def _claimed(self, execution: GovernedExecutionDetails, context: MutationContext,
+                 clock: Clock, now: datetime) -> GovernedExecutionDetails:
+        """``execution`` with an execution claim by the context's actor (``evolve`` without
+        its keyword dict and merge: a copy of the values with one of them replaced)."""
+        values = execution.__dict__.copy()
         # The claim is taken at the instant of the resolution decision when both share a clock.
-        return _build_claim(_CLAIM_IDS.next(), now if clock is self._clock else clock(),
-                            context.actor_id)
+        values["claim"] = _build_claim(_CLAIM_IDS.next(), now if clock is self._clock else clock(),
+                                       context.actor_id)
+        return _assemble_execution(values)
 
 
 class VersionResolutionManager:
