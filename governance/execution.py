@@ -21,7 +21,7 @@ from governance._models import SlotBuiltWhenRead, assemble, evolve, record_build
 from governance.core.context import MutationContext, MutationIntent, MutationMode
 from governance.core.engine import MutationEngine
 from governance.core.mutation import Mutation
-from governance.core.results import MutationResult, ValidationResult, result_side_effects
+from governance.core.results import NO_SIDE_EFFECTS, MutationResult, ValidationResult
 from governance.decisions import (
     DecisionType,
     DecisionValues,
@@ -41,10 +41,8 @@ from governance.requests import (
     CompensationPlan,
     ExecutionLink,
     ExecutionLinkType,
-    GovernedExecutionDetails,
     GovernedExecutionKind,
     MutationRequest,
-    RequestVersioning,
     compensation_metadata,
     next_snapshot,
     plan_facts,
@@ -54,6 +52,7 @@ from governance.resolution import (
     ResolutionStrategy,
     VersionResolution,
     VersionResolutionManager,
+    build_versioning,
     resolution_of,
 )
 from governance.store import RequestStore
@@ -285,9 +284,6 @@ def _resolution_of_result(result: GovernedExecutionResult[Any],
 
 GovernedExecutionResult.resolution = SlotBuiltWhenRead(  # type: ignore[assignment,misc]
     GovernedExecutionResult, "resolution", _resolution_of_result)
-_build_versioning = record_builder(RequestVersioning, positional=True)
-
-
 
 
 class OutcomeRecorder:
@@ -366,7 +362,9 @@ class OutcomeRecorder:
         execution = held["execution"]
         kind = execution.kind
         reason = "Compensation request executed" if kind is _COMPENSATION else "Request executed"
-        side_effects = result_side_effects(result)
+        side_effects = result.__dict__.get("side_effects")  # ``result_side_effects``
+        if side_effects is None:
+            side_effects = NO_SIDE_EFFECTS
         metadata = {"ExecutionKind": _KIND_NAMES[kind],
                     "ResultingStateVersion": resulting_state_version or "",
                     "ChangeCount": result.changes.count,
@@ -382,7 +380,7 @@ class OutcomeRecorder:
         # The decision's values (``owned_decision``).
         decision: DecisionValues = (_EXECUTED_TYPE, context, reason, now, metadata)
         # Every field of the versioning is set here, so it is built rather than copied.
-        versioning = _build_versioning(
+        versioning = build_versioning(
             held["versioning"].expected_state_version if resulting_state_version is None
             else resulting_state_version, resulting_state_version, now)
         executed = next_snapshot(claimed, (decision,), owner=execution.claim,
@@ -593,9 +591,10 @@ class GovernanceExecutionManager:
         execution = executed.__dict__["execution"]
         if execution.kind is _COMPENSATION:
             self._link_compensated_original(executed, governance_context, resulting)
-        # The resolution reported is of the request as it ends: the final snapshot.
-        return _governed_result(executed, outcome, expected, current_state_version, stale,
-                                result, resulting, execution)
+        # The resolution reported is of the request as it ends: the final snapshot (see
+        # ``_governed_result``, which every other way out goes through).
+        return _execution_result(executed, (outcome, expected, current_state_version, stale),
+                                 result, True, resulting, execution.kind, execution.compensation)
 
     def _link_compensated_original(
         self, compensation: MutationRequest, context: MutationContext, resulting: str
@@ -650,14 +649,11 @@ def _governed_result(
     stale: bool,
     mutation_result: MutationResult[TState] | None,
     resulting: str | None,
-    execution: GovernedExecutionDetails | None = None,
 ) -> GovernedExecutionResult[TState]:
     """The result of ``execute_approved`` ending with ``request``: its ``VersionResolution``
     (outcome, expected and current versions, staleness) is of ``request``, the final snapshot,
-    and is built when first read. ``execution`` is the request's execution details, when the
-    caller has read them."""
-    if execution is None:
-        execution = request.__dict__["execution"]
+    and is built when first read."""
+    execution = request.__dict__["execution"]
     return _execution_result(request, (outcome, expected, current, stale), mutation_result,
                              resulting is not None, resulting, execution.kind,
                              execution.compensation)

@@ -148,13 +148,14 @@ class ChangeSet:
         """
         if change is None:
             raise MissingArgumentError("a change set cannot hold a None change")
-        return cls._of((change,), utc_now())
+        return cls._of([change], utc_now())
 
     @classmethod
-    def _of(cls, changes: tuple[StateChange, ...], timestamp: datetime) -> ChangeSet:
-        # For callers that already hold the changes, checked, and the time.
+    def _of(cls, changes: list[StateChange], timestamp: datetime) -> ChangeSet:
+        # For callers that already hold the changes, checked, and the time; the set takes
+        # ``changes`` over.
         made = cls.__new__(cls)
-        made._changes = list(changes)
+        made._changes = changes
         made.timestamp = timestamp
         made.checksum = None
         return made

@@ -60,11 +60,11 @@ from governance.core.mutation import DeferredMutation, Mutation
 from governance.core.options import EngineOptions
 from governance.core.policies import Policy, PolicyDecision, PolicyRegistry
 from governance.core.results import (
+    NO_SIDE_EFFECTS,
     BatchMutationResult,
     MutationResult,
     MutationStatistics,
     ValidationResult,
-    result_side_effects,
     with_metrics,
 )
 from governance.errors import (
@@ -594,7 +594,11 @@ class MutationEngine:
         # execution's duration up to its outcome, in seconds, the same in every record of it.
         elapsed = perf_counter() - started
         is_success = result.is_success
-        side_effects = result_side_effects(result)
+        # ``result_side_effects``, read here without a call: no empty list for a result
+        # that has no side effects.
+        side_effects = result.__dict__.get("side_effects")
+        if side_effects is None:
+            side_effects = NO_SIDE_EFFECTS
         # The in-memory auditor and history store (those with ``keep``) are always enabled.
         if self._keep_audit is not None or self._auditor.is_enabled:
             # The entry tells the truth about the result (the reference engine always said

@@ -191,9 +191,9 @@ class MutationResult(Generic[TState]):
         """A successful result; ``changes`` may be a change set or a single change."""
         now = utc_now()
         if isinstance(changes, StateChange):
-            changes = ChangeSet._of((changes,), now)
+            changes = ChangeSet._of([changes], now)
         elif changes is None:
-            changes = ChangeSet._of((), now)
+            changes = ChangeSet._of([], now)
         result: MutationResult[TState] = _new_instance(cls)
         values = {"is_success": True, "new_state": new_state, "changes": changes,
                   "exception": None, "completed_at": now}
@@ -331,10 +331,11 @@ def with_metrics(result: MutationResult[TState], metrics: Any) -> MutationResult
 def result_side_effects(result: MutationResult[Any]) -> list[SideEffect]:
     """``result.side_effects`` without making an empty list for a result that has none."""
     effects = result.__dict__.get("side_effects")
-    return _NO_EFFECTS if effects is None else effects
+    return NO_SIDE_EFFECTS if effects is None else effects
 
 
-_NO_EFFECTS: list[SideEffect] = []
+NO_SIDE_EFFECTS: list[SideEffect] = []
+"""The side effects of a result that has none: one shared empty list, never changed."""
 
 
 @dataclass(frozen=True, slots=True)
