@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from governance.core.changes import ChangeSet, StateChange
 from governance.core.context import (
@@ -68,15 +69,21 @@ class MutationBase(Generic[TState]):
         self._intent = intent
         self._context = context
 
-    @property
-    def intent(self) -> MutationIntent:
-        """What the mutation does."""
-        return self._intent
+    if TYPE_CHECKING:
+        @property
+        def intent(self) -> MutationIntent:
+            """What the mutation does."""
+            ...
 
-    @property
-    def context(self) -> MutationContext:
-        """Who asks for it, when and why."""
-        return self._context
+        @property
+        def context(self) -> MutationContext:
+            """Who asks for it, when and why."""
+            ...
+    else:
+        # Read on every execution: properties whose getter is C (``attrgetter``) read the
+        # attribute without a Python frame.
+        intent = property(attrgetter("_intent"), doc="What the mutation does.")
+        context = property(attrgetter("_context"), doc="Who asks for it, when and why.")
 
     def apply(self, state: TState) -> MutationResult[TState]:
         """Compute the new state. Subclasses must override."""

@@ -450,6 +450,24 @@ def test_mutation_base_validates_by_default_and_simulates_by_applying() -> None:
     assert mutation.intent.operation_name == "Double"
 
 
+def test_mutation_base_intent_and_context_are_documented_read_only_properties() -> None:
+    intent, context = MutationBase.create_intent("Double", "Counter"), MutationContext()
+    mutation = MutationBase[Counter](intent, context)
+
+    assert mutation.intent is intent and mutation.context is context
+    assert MutationBase.intent.__doc__ == "What the mutation does."
+    assert MutationBase.context.__doc__ == "Who asks for it, when and why."
+    with pytest.raises(AttributeError):
+        mutation.intent = intent  # type: ignore[misc]
+
+    class Renamed(MutationBase[Counter]):
+        @property
+        def intent(self) -> MutationIntent:
+            return MutationBase.create_intent("Renamed", "Counter")
+
+    assert Renamed(intent, context).intent.operation_name == "Renamed"
+
+
 def test_increment_test_double_satisfies_the_mutation_protocol() -> None:
     from governance.core import Mutation
 
