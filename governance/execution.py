@@ -273,7 +273,9 @@ class GovernedExecutionResult(Generic[TState]):
 
 _execution_result = record_builder(GovernedExecutionResult, positional=True)
 """Builds the result from its seven fields; ``resolution`` may be given as the parts of the
-``VersionResolution`` of its request (outcome, expected and current versions, staleness)."""
+``VersionResolution`` of its request (outcome, expected and current versions, staleness). Every
+way out of ``execute_approved`` gives the request as it ends, the final snapshot, whose
+resolution is then built when first read."""
 
 
 def _resolution_of_result(result: GovernedExecutionResult[Any],
@@ -535,8 +537,10 @@ class GovernanceExecutionManager:
         claimed, outcome, expected, stale = self._resolution.claim_for_execution(
             request_id, current_state_version, governance_context, strategy)
         if outcome not in _EXECUTING:
-            return _governed_result(claimed, outcome, expected, current_state_version, stale,
-                                    None, None)
+            # Stopped by the resolution: the stored snapshot is the final one.
+            execution = claimed.__dict__["execution"]
+            return _execution_result(claimed, (outcome, expected, current_state_version, stale),
+                                     None, False, None, execution.kind, execution.compensation)
 
         # From here the request is claimed: whatever happens, an outcome is recorded before
         # this call returns or raises, so the request is never left claimed.
@@ -562,8 +566,9 @@ class GovernanceExecutionManager:
         if not result.is_success or result.new_state is None:
             rejected = self._recorder.record_refused(
                 claimed, governance_context, result, current_state_version)
-            return _governed_result(rejected, outcome, expected, current_state_version, stale,
-                                    result, None)
+            execution = rejected.__dict__["execution"]
+            return _execution_result(rejected, (outcome, expected, current_state_version, stale),
+                                     result, False, None, execution.kind, execution.compensation)
 
         try:
             resulting = read_version(result.new_state)
@@ -591,8 +596,7 @@ class GovernanceExecutionManager:
         execution = executed.__dict__["execution"]
         if execution.kind is _COMPENSATION:
             self._link_compensated_original(executed, governance_context, resulting)
-        # The resolution reported is of the request as it ends: the final snapshot (see
-        # ``_governed_result``, which every other way out goes through).
+        # The resolution reported is of the request as it ends: the final snapshot.
         return _execution_result(executed, (outcome, expected, current_state_version, stale),
                                  result, True, resulting, execution.kind, execution.compensation)
 
@@ -639,24 +643,6 @@ class GovernanceExecutionManager:
             if stored is not None:
                 return stored
         raise RequestConcurrencyError(original.request_id, original.revision)
-
-
-def _governed_result(
-    request: MutationRequest,
-    outcome: ResolutionOutcome,
-    expected: str | None,
-    current: str,
-    stale: bool,
-    mutation_result: MutationResult[TState] | None,
-    resulting: str | None,
-) -> GovernedExecutionResult[TState]:
-    """The result of ``execute_approved`` ending with ``request``: its ``VersionResolution``
-    (outcome, expected and current versions, staleness) is of ``request``, the final snapshot,
-    and is built when first read."""
-    execution = request.__dict__["execution"]
-    return _execution_result(request, (outcome, expected, current, stale), mutation_result,
-                             resulting is not None, resulting, execution.kind,
-                             execution.compensation)
 
 
 def _refuse_mutation(request_id: str, mutation: Any, intent: Any, context: Any) -> None:

@@ -33,7 +33,6 @@ from governance.queries import (
 from governance.requests import (
     MutationRequest,
     PendingReason,
-    RequestLifecycle,
     RequestStatus,
     check_snapshot,
 )
@@ -48,14 +47,10 @@ _ONLY_PENDING = frozenset({_PENDING})
 _REQUIREMENT_PENDING = ApprovalRequirementStatus.PENDING
 
 
-def _has_deadline(lifecycle: RequestLifecycle, requirements: tuple[ApprovalRequirement, ...]
-                  ) -> bool:
-    """Whether a PENDING request, with this lifecycle and these approval requirements, has a
-    deadline of its own or on a pending requirement."""
-    if lifecycle.expires_at is not None:
-        return True
-    return bool(requirements) and any(
-        a.expires_at is not None and a.status == _REQUIREMENT_PENDING for a in requirements)
+def _requirement_deadline(requirements: tuple[ApprovalRequirement, ...]) -> bool:
+    """Whether a pending approval requirement among ``requirements`` has a deadline."""
+    return any(a.expires_at is not None and a.status == _REQUIREMENT_PENDING
+               for a in requirements)
 
 
 class InMemoryRequestStore(RequestStore, RequestQueryStore):
@@ -90,7 +85,10 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
         lifecycle = values["lifecycle"]
         if lifecycle.status == _PENDING:
             self._pending[request_id] = None
-            if _has_deadline(lifecycle, values["approval_requirements"]):
+            # A deadline of its own, or on a pending approval requirement.
+            requirements = values["approval_requirements"]
+            if lifecycle.expires_at is not None or (
+                    requirements and _requirement_deadline(requirements)):
                 self._deadlines[request_id] = None
             else:
                 self._deadlines.pop(request_id, None)
