@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -46,6 +47,7 @@ from governance import (
     map_approval_requirements,
     side_effect_contract,
 )
+from governance.requests import TO_EXECUTED, RequestLifecycle, next_snapshot
 from governance.testing import (
     BASE_TIME,
     STATE_ID,
@@ -501,3 +503,46 @@ def test_every_request_factory_output_round_trips_through_json() -> None:
 
     for request in requests:
         assert MutationRequest.model_validate_json(request.model_dump_json()) == request
+
+
+# -- next_snapshot's lifecycle edits ---------------------------------------------------------
+
+def _executed_decision(at: Any) -> RequestDecision:
+    return RequestDecision.lifecycle(LifecycleDecision.EXECUTED, MutationContext.system("runner"),
+                                     "done", {}, at)
+
+
+def test_lifecycle_changes_apply_after_the_touch_and_keep_the_field_order() -> None:
+    request = approved_request(request_id="req-edit")
+    decided, later = BASE_TIME + timedelta(minutes=5), BASE_TIME + timedelta(minutes=9)
+
+    touched = next_snapshot(request, (_executed_decision(decided),),
+                            lifecycle_changes=TO_EXECUTED)
+    edited = next_snapshot(request, (_executed_decision(decided),),
+                           lifecycle_changes={"status": RequestStatus.EXECUTED,
+                                              "updated_at": later})
+    untouched = next_snapshot(request, (_executed_decision(decided),), touch=False,
+                              lifecycle_changes=TO_EXECUTED)
+
+    assert touched.lifecycle.status is RequestStatus.EXECUTED
+    assert touched.lifecycle.updated_at == decided
+    assert edited.lifecycle.updated_at == later  # the edit wins over the touch
+    assert untouched.lifecycle.updated_at == request.lifecycle.updated_at
+    for snapshot in (touched, edited, untouched):
+        assert list(snapshot.lifecycle.__dict__) == list(RequestLifecycle.model_fields)
+        assert snapshot.lifecycle.created_at == request.lifecycle.created_at
+        # Built from the lifecycle's own values: a table no larger than a copy of them.
+        assert (sys.getsizeof(snapshot.lifecycle.__dict__)
+                <= sys.getsizeof(request.lifecycle.__dict__.copy()))
+    assert request.lifecycle.status is RequestStatus.APPROVED
+
+
+def test_unchecked_lifecycle_changes_are_checked_before_anything_is_built() -> None:
+    request = approved_request(request_id="req-bad-edit")
+
+    with pytest.raises(InvalidArgumentError, match=r"req-bad-edit.*lifecycle status"):
+        next_snapshot(request, (_executed_decision(BASE_TIME),),
+                      lifecycle_changes={"status": "EXECUTED"})
+    with pytest.raises(InvalidArgumentError, match=r"req-bad-edit.*lifecycle owner"):
+        next_snapshot(request, (_executed_decision(BASE_TIME),),
+                      lifecycle_changes={"owner": "someone"})
