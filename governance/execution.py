@@ -361,8 +361,8 @@ class OutcomeRecorder:
             RequestConcurrencyError: the stored request moved past ``claimed``.
         """
         held = claimed.__dict__  # the snapshot's values, read without its __getattr__ hook
-        execution = held["execution"]
-        kind = execution.kind
+        execution = held["execution"].__dict__  # and the execution details' values
+        kind = execution["kind"]
         reason = "Compensation request executed" if kind is _COMPENSATION else "Request executed"
         side_effects = result.__dict__.get("side_effects")  # ``result_side_effects``
         if side_effects is None:
@@ -371,7 +371,7 @@ class OutcomeRecorder:
                     "ResultingStateVersion": resulting_state_version or "",
                     "ChangeCount": result.changes.count,
                     "SideEffectCount": len(side_effects)}
-        plan = execution.compensation
+        plan = execution["compensation"]
         if plan is not None:
             metadata.update(compensation_metadata(plan))
         if context is None:
@@ -385,7 +385,7 @@ class OutcomeRecorder:
         versioning = build_versioning(
             held["versioning"].expected_state_version if resulting_state_version is None
             else resulting_state_version, resulting_state_version, now)
-        executed = next_snapshot(claimed, (decision,), owner=execution.claim,
+        executed = next_snapshot(claimed, (decision,), owner=execution["claim"],
                                  lifecycle_changes=TO_EXECUTED, versioning=versioning,
                                  side_effects=tuple(side_effects))
         return self._store.store_next(executed, held["revision"])
@@ -537,10 +537,13 @@ class GovernanceExecutionManager:
         claimed, outcome, expected, stale = self._resolution.claim_for_execution(
             request_id, current_state_version, governance_context, strategy)
         if outcome not in _EXECUTING:
-            # Stopped by the resolution: the stored snapshot is the final one.
-            execution = claimed.__dict__["execution"]
+            # Stopped by the resolution: the stored snapshot is the final one. (Records are
+            # read through their values: every attribute read of a pydantic model passes its
+            # __getattr__ hook.)
+            execution = claimed.__dict__["execution"].__dict__
             return _execution_result(claimed, (outcome, expected, current_state_version, stale),
-                                     None, False, None, execution.kind, execution.compensation)
+                                     None, False, None, execution["kind"],
+                                     execution["compensation"])
 
         # From here the request is claimed: whatever happens, an outcome is recorded before
         # this call returns or raises, so the request is never left claimed.
@@ -566,9 +569,10 @@ class GovernanceExecutionManager:
         if not result.is_success or result.new_state is None:
             rejected = self._recorder.record_refused(
                 claimed, governance_context, result, current_state_version)
-            execution = rejected.__dict__["execution"]
+            execution = rejected.__dict__["execution"].__dict__
             return _execution_result(rejected, (outcome, expected, current_state_version, stale),
-                                     result, False, None, execution.kind, execution.compensation)
+                                     result, False, None, execution["kind"],
+                                     execution["compensation"])
 
         try:
             resulting = read_version(result.new_state)
@@ -593,12 +597,13 @@ class GovernanceExecutionManager:
         assert resulting is not None
 
         executed = self._recorder.record_executed(claimed, governance_context, result, resulting)
-        execution = executed.__dict__["execution"]
-        if execution.kind is _COMPENSATION:
+        execution = executed.__dict__["execution"].__dict__
+        kind = execution["kind"]
+        if kind is _COMPENSATION:
             self._link_compensated_original(executed, governance_context, resulting)
         # The resolution reported is of the request as it ends: the final snapshot.
         return _execution_result(executed, (outcome, expected, current_state_version, stale),
-                                 result, True, resulting, execution.kind, execution.compensation)
+                                 result, True, resulting, kind, execution["compensation"])
 
     def _link_compensated_original(
         self, compensation: MutationRequest, context: MutationContext, resulting: str

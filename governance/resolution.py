@@ -353,14 +353,14 @@ class VersionResolutionManager:
         status = held["lifecycle"].status
         if status != _APPROVED:
             raise RequestNotExecutableError(request_id, status.name)
-        execution = held["execution"]
-        claim = execution.claim
+        execution = held["execution"].__dict__  # and the execution details' values
+        claim = execution["claim"]
         if claim is not None:
             raise RequestNotExecutableError(
                 request_id, status.name,
                 f"execution '{claim.claim_id}' already claimed it at "
                 f"{claim.claimed_at.isoformat()}")
-        if execution.kind is _COMPENSATION:
+        if execution["kind"] is _COMPENSATION:
             self._check_compensated_original(loaded)
         if context is None:
             raise MissingArgumentError(
