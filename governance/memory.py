@@ -76,14 +76,16 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
                 raise RequestAlreadyExistsError(request.request_id)
             self._requests[request.request_id] = stored
             self._by_state.setdefault(stored.scope.state_id, {})[stored.request_id] = None
-            self._index_pending(stored.__dict__)
+            values = stored.__dict__
+            self._index_pending(values, values["lifecycle"].status == _PENDING)
         return stored
 
-    def _index_pending(self, values: dict[str, Any]) -> None:
-        """Index a stored snapshot by its values (its ``__dict__``, read by the caller)."""
+    def _index_pending(self, values: dict[str, Any], pending: bool) -> None:
+        """Index a stored snapshot by its values (its ``__dict__``, read by the caller);
+        ``pending``: whether its status is PENDING (also read by the caller)."""
         request_id = values["request_id"]
         lifecycle = values["lifecycle"]
-        if lifecycle.status == _PENDING:
+        if pending:
             self._pending[request_id] = None
             # A deadline of its own, or on a pending approval requirement.
             requirements = values["approval_requirements"]
@@ -125,7 +127,8 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
             # The pending indexes hold PENDING requests only: a snapshot that is not PENDING
             # has something to remove only when the one it replaces was.
             old_lifecycle, new_lifecycle = held["lifecycle"], values["lifecycle"]
-            reindex = new_lifecycle.status == _PENDING or (
+            pending = new_lifecycle.status == _PENDING
+            reindex = pending or (
                 old_lifecycle is not new_lifecycle and old_lifecycle.status == _PENDING)
             revision = expected_revision + 1
             # Snapshots are immutable: one that already carries the next revision (as
@@ -137,7 +140,7 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
                 self._by_state[old_scope.state_id].pop(request_id, None)
                 self._by_state.setdefault(new_scope.state_id, {})[request_id] = None
             if reindex:
-                self._index_pending(values if stored is request else stored.__dict__)
+                self._index_pending(values if stored is request else stored.__dict__, pending)
         finally:
             lock.release()
         return stored

@@ -180,7 +180,11 @@ class VersionResolver:
         if stale is None:
             raise InvalidArgumentError(
                 f"request '{request.request_id}': unknown resolution strategy {strategy!r}")
-        expected = request.versioning.expected_state_version
+        # The snapshot's and its versioning's values, read without the models' __getattr__
+        # hook (one read each instead of one per field).
+        held = request.__dict__
+        versioning = held["versioning"].__dict__
+        expected = versioning["expected_state_version"]
         metadata = {"ExpectedStateVersion": expected or "",
                     "CurrentStateVersion": current_state_version}
         now = self._clock()
@@ -198,7 +202,7 @@ class VersionResolver:
             else:
                 resolved = next_snapshot(
                     request, (decision,), touch=False,
-                    execution=self._claimed(request.execution, context, claim_clock, now))
+                    execution=self._claimed(held["execution"], context, claim_clock, now))
             return resolved, _EXECUTE_APPROVED_VERSION, expected, False
 
         stale_reason = (f"Approved against state version '{expected}', "
@@ -208,20 +212,20 @@ class VersionResolver:
         if not expects_current:
             resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes)
             return resolved, outcome, expected, True
-        versioning = request.versioning
         updates: dict[str, Any] = {"versioning": build_versioning(
-            current_state_version, versioning.resulting_state_version, versioning.executed_at)}
+            current_state_version, versioning["resulting_state_version"],
+            versioning["executed_at"])}
         if outcome is _REVALIDATE:
             if claim_clock is not None:
-                updates["execution"] = self._claimed(request.execution, context, claim_clock,
+                updates["execution"] = self._claimed(held["execution"], context, claim_clock,
                                                      now)
-        elif request.approval_requirements:
+        elif held["approval_requirements"]:
             # A renewed approval is a new round: every requirement is open again, or nothing
             # could be approved and the request would wait for good.
             updates["approval_requirements"] = tuple(
                 evolve(r, status=_REQUIREMENT_PENDING, decided_at=None, decision_context=None,
                        decision_reason=None, rejection=None)
-                for r in request.approval_requirements)
+                for r in held["approval_requirements"])
         resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes,
                                  **updates)
         return resolved, outcome, expected, True
