@@ -61,10 +61,11 @@ def _becomes(open_class: type[Any], cls: type[Any]) -> bool:
 
 
 _FIELD_SETS: dict[type[BaseModel], set[str]] = {}
-_OPEN_CLASSES: set[type[BaseModel]] = set()
-"""The model classes an ``_OpenModel`` may become (checked once per class)."""
 _OPEN_FIELD_SETS: dict[type[BaseModel], set[str]] = {}
-"""The field set of each class in ``_OPEN_CLASSES``: one lookup tells ``assemble`` both."""
+"""The field set of each model class an ``_OpenModel`` may become (checked once per class):
+one lookup tells ``assemble`` both."""
+_OPEN_CLASSES = _OPEN_FIELD_SETS.keys()
+"""The model classes an ``_OpenModel`` may become."""
 
 
 def _all_fields(cls: type[BaseModel]) -> set[str]:
@@ -75,7 +76,6 @@ def _all_fields(cls: type[BaseModel]) -> set[str]:
     if fields is None:
         fields = _FIELD_SETS[cls] = set(cls.model_fields)
         if _becomes(_OpenModel, cls):
-            _OPEN_CLASSES.add(cls)
             _OPEN_FIELD_SETS[cls] = fields
     return fields
 
@@ -241,6 +241,18 @@ def evolve_record(record: R, /, **changes: Any) -> R:
 
 
 _set_instance_dict = object.__setattr__
+
+
+def built_copy(kept: list[Any], build: Callable[[Any], Any]) -> list[Any]:
+    """A copy of ``kept``, a list of records some of which are still kept as their values (a
+    tuple), with every such entry built by ``build``, in the copy and in ``kept``. The copy is
+    taken in one step, so an entry appended meanwhile by a writer that takes no lock is not in
+    it (the next read builds it). Called by readers holding their store's lock."""
+    built = kept[:]
+    for index, entry in enumerate(built):
+        if type(entry) is tuple:
+            built[index] = kept[index] = build(entry)
+    return built
 
 
 class BuiltWhenRead:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from governance._clock import utc_now
-from governance._models import record_builder
+from governance._models import built_copy, record_builder
 from governance.core.changes import ChangeSet
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.effects import SideEffect
@@ -110,12 +110,7 @@ class InMemoryAuditor:
         """Every entry, as records: a copy of the list, taken in one step, with what was kept
         as values built, in the copy and in the list (called with the lock held; an entry
         appended meanwhile is not in the copy, and is built by the next read)."""
-        entries = self._entries
-        built = entries[:]
-        for index, entry in enumerate(built):
-            if type(entry) is tuple:
-                built[index] = entries[index] = build_audit_entry(entry)
-        return built  # type: ignore[return-value]
+        return built_copy(self._entries, build_audit_entry)
 
     @property
     def is_enabled(self) -> bool:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from governance._clock import utc_now
-from governance._models import record_builder
+from governance._models import built_copy, record_builder
 from governance.core.changes import ChangeSet, StateChange
 from governance.core.context import MutationContext, MutationIntent
 from governance.core.effects import SideEffect
@@ -154,13 +154,8 @@ class InMemoryHistoryStore:
             bucket = self._entries.get(state_id)
             if bucket is None:
                 return []
-            # A copy taken in one step: an entry appended meanwhile (appends take no lock) is
-            # not in it, and is built by the next read.
-            built = bucket[:]
-            for index, entry in enumerate(built):
-                if type(entry) is tuple:
-                    built[index] = bucket[index] = build_history_entry(entry)
-            return built  # type: ignore[return-value]
+            # Appends take no lock: the copy is taken in one step (``built_copy``).
+            return built_copy(bucket, build_history_entry)
 
     def get_history(self, state_id: str) -> list[MutationHistoryEntry]:
         """Entries of ``state_id``, oldest first."""
