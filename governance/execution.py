@@ -65,6 +65,8 @@ _KIND_NAMES = {kind: kind.name for kind in GovernedExecutionKind}
 _COMPENSATION = GovernedExecutionKind.COMPENSATION
 # The outcomes that send a request on to the engine (``ResolutionOutcome.executes``).
 _EXECUTING = frozenset(o for o in ResolutionOutcome if o.executes)
+# The one outcome of a version that was not stale.
+_EXECUTE_APPROVED_VERSION = ResolutionOutcome.EXECUTE_APPROVED_VERSION
 _EXECUTED_TYPE = DecisionType.lifecycle(LifecycleDecision.EXECUTED)
 _REJECTED_TYPE = DecisionType.lifecycle(LifecycleDecision.REJECTED)
 
@@ -534,13 +536,13 @@ class GovernanceExecutionManager:
         assert current_state_version is not None
         read_version = resulting_version or _read_version
 
-        claimed, outcome, expected, stale = self._resolution.claim_for_execution(
+        # ``execution``: the values of the request's execution details as loaded; their kind
+        # and compensation plan are those of every later snapshot of it.
+        claimed, outcome, expected, execution = self._resolution._claim(
             request_id, current_state_version, governance_context, strategy)
+        stale = outcome is not _EXECUTE_APPROVED_VERSION
         if outcome not in _EXECUTING:
-            # Stopped by the resolution: the stored snapshot is the final one. (Records are
-            # read through their values: every attribute read of a pydantic model passes its
-            # __getattr__ hook.)
-            execution = claimed.__dict__["execution"].__dict__
+            # Stopped by the resolution: the stored snapshot is the final one.
             return _execution_result(claimed, (outcome, expected, current_state_version, stale),
                                      None, False, None, execution["kind"],
                                      execution["compensation"])
@@ -569,7 +571,6 @@ class GovernanceExecutionManager:
         if not result.is_success or result.new_state is None:
             rejected = self._recorder.record_refused(
                 claimed, governance_context, result, current_state_version)
-            execution = rejected.__dict__["execution"].__dict__
             return _execution_result(rejected, (outcome, expected, current_state_version, stale),
                                      result, False, None, execution["kind"],
                                      execution["compensation"])
@@ -588,7 +589,7 @@ class GovernanceExecutionManager:
             # The mutation was applied: the request says so (EXECUTED), without a resulting
             # version, and the caller hears that the new state had none.
             executed = self._recorder.record_executed(claimed, governance_context, result, None)
-            if executed.execution.kind is _COMPENSATION:
+            if execution["kind"] is _COMPENSATION:
                 self._link_compensated_original(executed, governance_context, "")
             raise InvalidOperationError(
                 f"request '{request_id}': the mutation was applied and the request recorded "
@@ -597,7 +598,6 @@ class GovernanceExecutionManager:
         assert resulting is not None
 
         executed = self._recorder.record_executed(claimed, governance_context, result, resulting)
-        execution = executed.__dict__["execution"].__dict__
         kind = execution["kind"]
         if kind is _COMPENSATION:
             self._link_compensated_original(executed, governance_context, resulting)

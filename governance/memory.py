@@ -125,11 +125,12 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
             old_scope, new_scope = held["scope"], values["scope"]
             moves = old_scope is not new_scope and old_scope.state_id != new_scope.state_id
             # The pending indexes hold PENDING requests only: a snapshot that is not PENDING
-            # has something to remove only when the one it replaces was.
-            old_lifecycle, new_lifecycle = held["lifecycle"], values["lifecycle"]
-            pending = new_lifecycle.status == _PENDING
+            # has something to remove only when the one it replaces was, that is when the
+            # index holds it (a lookup instead of a read of the old status).
+            new_lifecycle = values["lifecycle"]
+            pending = new_lifecycle.status is _PENDING
             reindex = pending or (
-                old_lifecycle is not new_lifecycle and old_lifecycle.status == _PENDING)
+                held["lifecycle"] is not new_lifecycle and request_id in self._pending)
             revision = expected_revision + 1
             # Snapshots are immutable: one that already carries the next revision (as
             # ``with_decision`` builds them) is stored as it is.

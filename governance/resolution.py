@@ -140,34 +140,37 @@ class VersionResolver:
         """
         if request is None:
             raise MissingArgumentError("version resolution needs a request")
-        status = request.lifecycle.status
+        held = request.__dict__  # the snapshot's values, read without its __getattr__ hook
+        status = held["lifecycle"].status
         if status >= FIRST_TERMINAL_STATUS:
             # DOMAIN.md marks the missing status check as a quirk: resolving a finished request
             # could move it out of its terminal status (e.g. EXECUTED back to PENDING).
             raise InvalidOperationError(
-                f"request '{request.request_id}' is {status.name}, a terminal status: its "
+                f"request '{held['request_id']}' is {status.name}, a terminal status: its "
                 "state version is no longer resolved")
         if type(current_state_version) is not str or not current_state_version.strip():
             raise InvalidArgumentError(
-                f"resolving request '{request.request_id}' needs a non-blank string current "
+                f"resolving request '{held['request_id']}' needs a non-blank string current "
                 f"state version, not {current_state_version!r}")
         if context is None:
             raise MissingArgumentError(
-                f"resolving request '{request.request_id}' needs the resolver's context")
-        resolved, outcome, expected, stale = self._resolve(request, current_state_version,
+                f"resolving request '{held['request_id']}' needs the resolver's context")
+        resolved, outcome, expected, stale = self._resolve(request, held, current_state_version,
                                                            context, strategy, None)
         return resolution_of(resolved, outcome, expected, current_state_version, stale)
 
     def _resolve(
         self,
         request: MutationRequest,
+        held: dict[str, Any],
         current_state_version: str,
         context: MutationContext,
         strategy: ResolutionStrategy,
         claim_clock: Clock | None,
     ) -> Resolved:
         """``resolve`` once its arguments are checked (by ``resolve``, or by the manager's
-        ``resolve_for_execution``, which has checked them and the status already); with a
+        ``resolve_for_execution``, which has checked them and the status already); ``held``
+        is ``request.__dict__``, which both callers have read already. With a
         ``claim_clock``, an outcome that sends the request to the engine also sets an execution
         claim by the context's actor, timed by that clock, in the same snapshot. No claim is
         built for an outcome that stops the request."""
@@ -180,9 +183,8 @@ class VersionResolver:
         if stale is None:
             raise InvalidArgumentError(
                 f"request '{request.request_id}': unknown resolution strategy {strategy!r}")
-        # The snapshot's and its versioning's values, read without the models' __getattr__
-        # hook (one read each instead of one per field).
-        held = request.__dict__
+        # The versioning's values, read without its __getattr__ hook (one read instead of one
+        # per field).
         versioning = held["versioning"].__dict__
         expected = versioning["expected_state_version"]
         metadata = {"ExpectedStateVersion": expected or "",
@@ -352,6 +354,23 @@ class VersionResolutionManager:
             raise InvalidArgumentError(
                 f"resolving request '{request_id}' needs a non-blank string current state "
                 f"version, not {current_state_version!r}")
+        stored, outcome, expected, _ = self._claim(
+            request_id, current_state_version, context, strategy)
+        return stored, outcome, expected, outcome is not _EXECUTE_APPROVED_VERSION
+
+    def _claim(
+        self,
+        request_id: str,
+        current_state_version: str,
+        context: MutationContext,
+        strategy: ResolutionStrategy,
+    ) -> tuple[MutationRequest, ResolutionOutcome, str | None, dict[str, Any]]:
+        """``claim_for_execution`` for a caller that has checked ``current_state_version``
+        (``execute_approved``), with the values of the request's execution details as loaded
+        (whose ``kind`` and ``compensation`` every later snapshot keeps) in place of the
+        staleness: the version was stale unless the outcome is EXECUTE_APPROVED_VERSION. (Four
+        parts, as ``Resolved``: a tuple of a size no other step on the path frees would stay
+        allocated in the interpreter's free list.)"""
         loaded = self._store.require(request_id)
         held = loaded.__dict__  # the snapshot's values, read without its __getattr__ hook
         status = held["lifecycle"].status
@@ -369,6 +388,6 @@ class VersionResolutionManager:
         if context is None:
             raise MissingArgumentError(
                 f"resolving request '{request_id}' needs the resolver's context")
-        resolved, outcome, expected, stale = self._resolver._resolve(
-            loaded, current_state_version, context, strategy, self._clock)
-        return self._store.store_next(resolved, held["revision"]), outcome, expected, stale
+        resolved, outcome, expected, _ = self._resolver._resolve(
+            loaded, held, current_state_version, context, strategy, self._clock)
+        return self._store.store_next(resolved, held["revision"]), outcome, expected, execution
