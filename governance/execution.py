@@ -388,7 +388,7 @@ class OutcomeRecorder:
             held["versioning"].expected_state_version if resulting_state_version is None
             else resulting_state_version, resulting_state_version, now)
         executed = next_snapshot(claimed, (decision,), owner=execution["claim"],
-                                 lifecycle_changes=TO_EXECUTED, versioning=versioning,
+                                 lifecycle_changes=TO_EXECUTED, held=held, versioning=versioning,
                                  side_effects=tuple(side_effects))
         return self._store.store_next(executed, held["revision"])
 

@@ -753,6 +753,7 @@ def next_snapshot(
     owner: ExecutionClaim | None = None,
     lifecycle_changes: Mapping[str, Any] | None = None,
     touch: bool = True,
+    held: dict[str, Any] | None = None,
     **updates: Any,
 ) -> MutationRequest:
     """The next snapshot of ``current``: the one place every change of a request is built.
@@ -772,7 +773,8 @@ def next_snapshot(
 
     ``updates`` replace whole fields (``versioning=...``, ``approval_requirements=...``, or
     ``lifecycle``, to which ``lifecycle_changes`` then apply). Nothing is re-validated through
-    pydantic: the parts come from valid snapshots and the checks above.
+    pydantic: the parts come from valid snapshots and the checks above. ``held`` is
+    ``current.__dict__`` for a caller that has read it already (it is read otherwise).
 
     Raises:
         RequestClaimedError: another execution holds the request.
@@ -781,7 +783,8 @@ def next_snapshot(
     """
     # The snapshot's fields are read from its values: every attribute read of a pydantic model
     # passes through its ``__getattr__`` hook, a dict subscript does not.
-    held = current.__dict__
+    if held is None:
+        held = current.__dict__
     lifecycle = held["lifecycle"]
     claim = held["execution"].claim
     if claim is not owner and claim is not None and lifecycle.status < FIRST_TERMINAL_STATUS:

@@ -200,10 +200,10 @@ class VersionResolver:
             decision: DecisionValues = (_VALIDATED, context, reason, now, metadata)
             # A VALIDATED decision leaves status and updated_at untouched.
             if claim_clock is None:
-                resolved = next_snapshot(request, (decision,), touch=False)
+                resolved = next_snapshot(request, (decision,), touch=False, held=held)
             else:
                 resolved = next_snapshot(
-                    request, (decision,), touch=False,
+                    request, (decision,), touch=False, held=held,
                     execution=self._claimed(held["execution"], context, claim_clock, now))
             return resolved, _EXECUTE_APPROVED_VERSION, expected, False
 
@@ -212,7 +212,8 @@ class VersionResolver:
         decision_type, outcome, changes, expects_current = stale
         stale_decision: DecisionValues = (decision_type, context, stale_reason, now, metadata)
         if not expects_current:
-            resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes)
+            resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes,
+                                     held=held)
             return resolved, outcome, expected, True
         updates: dict[str, Any] = {"versioning": build_versioning(
             current_state_version, versioning["resulting_state_version"],
@@ -229,7 +230,7 @@ class VersionResolver:
                        decision_reason=None, rejection=None)
                 for r in held["approval_requirements"])
         resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes,
-                                 **updates)
+                                 held=held, **updates)
         return resolved, outcome, expected, True
 
     def _claimed(self, execution: GovernedExecutionDetails, context: MutationContext,
