@@ -215,22 +215,32 @@ class VersionResolver:
             resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes,
                                      held=held)
             return resolved, outcome, expected, True
-        updates: dict[str, Any] = {"versioning": build_versioning(
+        expecting_current = build_versioning(
             current_state_version, versioning["resulting_state_version"],
-            versioning["executed_at"])}
+            versioning["executed_at"])
+        # The fields are given by name: a dict of updates, unpacked into next_snapshot's
+        # keywords and packed again, costs more than the model hook the held values save.
         if outcome is _REVALIDATE:
-            if claim_clock is not None:
-                updates["execution"] = self._claimed(held["execution"], context, claim_clock,
-                                                     now)
-        elif held["approval_requirements"]:
-            # A renewed approval is a new round: every requirement is open again, or nothing
-            # could be approved and the request would wait for good.
-            updates["approval_requirements"] = tuple(
+            if claim_clock is None:
+                resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes,
+                                         held=held, versioning=expecting_current)
+            else:  # revalidated and claimed in one snapshot (``execute_approved``)
+                resolved = next_snapshot(
+                    request, (stale_decision,), lifecycle_changes=changes, held=held,
+                    versioning=expecting_current,
+                    execution=self._claimed(held["execution"], context, claim_clock, now))
+            return resolved, outcome, expected, True
+        # A renewed approval is a new round: every requirement is open again, or nothing could
+        # be approved and the request would wait for good.
+        requirements = held["approval_requirements"]
+        if requirements:
+            requirements = tuple(
                 evolve(r, status=_REQUIREMENT_PENDING, decided_at=None, decision_context=None,
                        decision_reason=None, rejection=None)
-                for r in held["approval_requirements"])
+                for r in requirements)
         resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes,
-                                 held=held, **updates)
+                                 held=held, versioning=expecting_current,
+                                 approval_requirements=requirements)
         return resolved, outcome, expected, True
 
     def _claimed(self, execution: GovernedExecutionDetails, context: MutationContext,
