@@ -318,15 +318,18 @@ class OutcomeRecorder:
         Raises:
             RequestConcurrencyError: the stored request moved past ``claimed``.
         """
-        execution = claimed.execution
-        decision_metadata = {**(metadata or {}), "ExecutionKind": _KIND_NAMES[execution.kind]}
-        if execution.compensation is not None:
-            decision_metadata.update(compensation_metadata(execution.compensation))
+        held = claimed.__dict__  # the snapshot's values, read without its __getattr__ hook
+        execution = held["execution"].__dict__  # and the execution details' values
+        decision_metadata = {**(metadata or {}), "ExecutionKind": _KIND_NAMES[execution["kind"]]}
+        plan = execution["compensation"]
+        if plan is not None:
+            decision_metadata.update(compensation_metadata(plan))
         decision = owned_decision(_REJECTED_TYPE, context, reason, decision_metadata,
                                   self._clock())
-        rejected = next_snapshot(claimed, (decision,), owner=execution.claim,
-                                 lifecycle_changes=TO_REJECTED, side_effects=side_effects)
-        return self._store.store_next(rejected, claimed.revision)
+        rejected = next_snapshot(claimed, (decision,), owner=execution["claim"],
+                                 lifecycle_changes=TO_REJECTED, held=held,
+                                 side_effects=side_effects)
+        return self._store.store_next(rejected, held["revision"])
 
     def record_refused(
         self,
