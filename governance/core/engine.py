@@ -443,17 +443,20 @@ class MutationEngine:
             if self._interceptors.snapshot:
                 self._interceptors.run_before(mutation.intent, context or mutation.context,
                                               state, execution_id)
-            # None means no policy is registered: the mutation is allowed as it is.
+            # None means no policy is registered: the mutation is allowed as it is. Only a
+            # deciding decision (one that refuses or modifies) is read again.
             if detailed:
                 began = perf_counter()
-                decision, evaluated = self._evaluate_policies(mutation, state, execution_id)
+                decision, evaluated, deciding = self._evaluate_policies(
+                    mutation, state, execution_id)
                 if evaluated:
                     policy_seconds = perf_counter() - began
             else:
-                decision, evaluated = self._evaluate_policies(mutation, state, execution_id)
-            if decision is not None and not decision.is_allowed:
+                decision, evaluated, deciding = self._evaluate_policies(
+                    mutation, state, execution_id)
+            if deciding is not None and not deciding.is_allowed:
                 return self._refuse(mutation, context, state, execution_id, started, scope,
-                                    decision, (policy_seconds, evaluated, 0.0, 0)
+                                    deciding, (policy_seconds, evaluated, 0.0, 0)
                                     if detailed else None)
             if mode != _COMMIT or self._always_validate:
                 if detailed:
@@ -493,6 +496,10 @@ class MutationEngine:
                     f"(execution {execution_id})",
                     execution_id=execution_id,
                 )
+            if deciding is not None and deciding.modifications and result.is_success:
+                # Step 9: the policy's modifications (it allowed the mutation, or it would have
+                # been refused above).
+                result = _apply_modifications(result, deciding.modifications, state)
             return self._complete(mutation, context, state, execution_id, started, scope,
                                   decision, result, mode, key,
                                   (policy_seconds, evaluated, validation_seconds, validated)
@@ -582,10 +589,8 @@ class MutationEngine:
         key: str | None,
         timings: Timings | None,
     ) -> MutationResult[TState]:
-        """Step 9 and 10: modifications, ``on_after_mutation`` hooks, audit, history,
-        metrics."""
-        if decision is not None and decision.modifications and result.is_success:
-            result = _apply_modifications(result, decision.modifications, state)
+        """Step 10, once ``_run`` has applied a policy's modifications: ``on_after_mutation``
+        hooks, audit, history, metrics."""
         if self._interceptors.snapshot:
             self._interceptors.run_after(mutation.intent, context or mutation.context, state,
                                          result.new_state,
@@ -630,12 +635,13 @@ class MutationEngine:
         mutation: Mutation[Any],
         state: Any,
         execution_id: str,
-    ) -> tuple[PolicyDecision | None, int]:
-        """The deciding policy decision (None without policies) and how many policies were
-        asked."""
+    ) -> tuple[PolicyDecision | None, int, PolicyDecision | None]:
+        """The decision the audit entry records (None without policies), how many policies
+        were asked, and that decision again if it refuses or modifies the mutation, else None
+        (the common case, in which nobody reads it again before the audit entry)."""
         policies = self._policies.get_policies()
         if not policies:
-            return None, 0
+            return None, 0, None
         timeout = self._policy_timeout
         evaluated = 0
         decisive: PolicyDecision | None = None
@@ -666,10 +672,9 @@ class MutationEngine:
                 )
             decisive = decision
             if not decision.is_allowed or decision.modifications:
-                break
-        # The first blocking or modifying decision; when every policy allowed the mutation as
-        # it is, the last allow decision (what the audit entry records).
-        return decisive, evaluated
+                return decision, evaluated, decision
+        # Every policy allowed the mutation as it is: the last allow decision.
+        return decisive, evaluated, None
 
     def _audit(
         self,
