@@ -482,7 +482,7 @@ class ApprovalWorkflowManager:
         )
         return self._store.store_next(
             _decided(loaded, requirements, decisions,
-                     {**TO_REJECTED, "expires_at": None, "updated_at": now}),
+                     {**TO_REJECTED.edits, "expires_at": None, "updated_at": now}),
             loaded.revision)
 
     def expire_pending_approvals(
@@ -540,6 +540,6 @@ class ApprovalWorkflowManager:
                 {"ExpiredApprovalIds": [requirements[i].approval_id for i in due]}, at))
             rejected.append(self._store.store_next(
                 _decided(request, requirements, decisions,
-                         {**TO_REJECTED, "expires_at": None, "updated_at": at}),
+                         {**TO_REJECTED.edits, "expires_at": None, "updated_at": at}),
                 request.revision))
         return rejected

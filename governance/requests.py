@@ -11,7 +11,7 @@ already-valid parts without re-validating them through pydantic.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from enum import IntEnum
 from typing import Any
@@ -687,12 +687,32 @@ _LIFECYCLE_RULES: dict[str, tuple[Any, str]] = {
 }
 
 
-class LifecycleChanges(dict[str, Any]):
+class LifecycleChanges(Mapping[str, Any]):
     """Lifecycle edits whose values were checked when they were built (``lifecycle_changes``):
     ``next_snapshot`` applies them without checking them again. The runtime's own edits (the
-    terminal outcomes, the resolution outcomes) are built once, at import."""
+    terminal outcomes, the resolution outcomes) are built once, at import.
 
-    __slots__ = ()
+    A read-only mapping around a plain dict (``edits``, never changed): merging a plain dict
+    into another skips the ``keys`` lookup (and its bound method) that merging a dict subclass
+    makes.
+    """
+
+    __slots__ = ("edits",)
+
+    def __init__(self, edits: dict[str, Any]) -> None:
+        self.edits = edits
+
+    def __getitem__(self, key: str) -> Any:
+        return self.edits[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.edits)
+
+    def __len__(self) -> int:
+        return len(self.edits)
+
+    def __repr__(self) -> str:
+        return f"LifecycleChanges({self.edits!r})"
 
 
 def _check_lifecycle_changes(request_id: str | None, changes: Mapping[str, Any]) -> None:
@@ -801,15 +821,17 @@ def next_snapshot(
         lifecycle = values["lifecycle"]
     else:
         values = held.copy()
-    if touch or lifecycle_changes:
+    if touch or lifecycle_changes is not None:
         # A copy, not a dict display: a copy's table is the size of the original's.
         lifecycle_values = lifecycle.__dict__.copy()
         if touch:
             lifecycle_values["updated_at"] = last
-        if lifecycle_changes:
-            if type(lifecycle_changes) is not LifecycleChanges:
+        if lifecycle_changes is not None:
+            if type(lifecycle_changes) is LifecycleChanges:
+                lifecycle_values |= lifecycle_changes.edits
+            else:
                 _check_lifecycle_changes(held["request_id"], lifecycle_changes)
-            lifecycle_values |= lifecycle_changes
+                lifecycle_values |= lifecycle_changes
             if lifecycle_values["status"] is _APPROVED:
                 pending = _pending_approvals(values["approval_requirements"])
                 if pending:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -47,7 +48,7 @@ from governance import (
     map_approval_requirements,
     side_effect_contract,
 )
-from governance.requests import TO_EXECUTED, RequestLifecycle, next_snapshot
+from governance.requests import TO_EXECUTED, RequestLifecycle, lifecycle_changes, next_snapshot
 from governance.testing import (
     BASE_TIME,
     STATE_ID,
@@ -546,3 +547,36 @@ def test_unchecked_lifecycle_changes_are_checked_before_anything_is_built() -> N
     with pytest.raises(InvalidArgumentError, match=r"req-bad-edit.*lifecycle owner"):
         next_snapshot(request, (_executed_decision(BASE_TIME),),
                       lifecycle_changes={"owner": "someone"})
+
+
+def test_checked_lifecycle_changes_are_a_read_only_mapping_of_their_edits() -> None:
+    edits = lifecycle_changes(status=RequestStatus.REJECTED, pending_reason=None)
+
+    assert isinstance(edits, Mapping)
+    assert dict(edits) == {"status": RequestStatus.REJECTED, "pending_reason": None}
+    assert edits["status"] is RequestStatus.REJECTED
+    assert len(edits) == 2 and list(edits) == ["status", "pending_reason"]
+    assert {**edits, "expires_at": None} == {**edits.edits, "expires_at": None}
+    assert "REJECTED" in repr(edits)
+    with pytest.raises(TypeError):
+        edits["status"] = RequestStatus.EXECUTED  # type: ignore[index]
+    with pytest.raises(InvalidArgumentError, match="lifecycle status"):
+        lifecycle_changes(status="REJECTED")
+
+    rejected = next_snapshot(approved_request(request_id="req-checked"),
+                             (_executed_decision(BASE_TIME),), lifecycle_changes=edits)
+    assert rejected.lifecycle.status is RequestStatus.REJECTED
+    assert list(rejected.lifecycle.__dict__) == list(RequestLifecycle.model_fields)
+
+
+def test_next_snapshot_reads_the_values_its_caller_hands_over_as_the_snapshot() -> None:
+    request = approved_request(request_id="req-held")
+    decision = _executed_decision(BASE_TIME + timedelta(minutes=1))
+
+    from_values = next_snapshot(request, (decision,), lifecycle_changes=TO_EXECUTED,
+                                held=request.__dict__)
+    from_request = next_snapshot(request, (decision,), lifecycle_changes=TO_EXECUTED)
+
+    assert from_values == from_request
+    assert from_values.revision == request.revision + 1
+    assert request.lifecycle.status is RequestStatus.APPROVED  # the held values unchanged
