@@ -17,6 +17,8 @@ from governance.errors import (
     InvalidArgumentError,
     MissingArgumentError,
     RequestAlreadyExistsError,
+    RequestConcurrencyError,
+    RequestNotFoundError,
 )
 from governance.queries import (
     ApprovalQuery,
@@ -98,7 +100,24 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
             self._pending.pop(request_id, None)
             self._deadlines.pop(request_id, None)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass that writes through its own ``try_store`` (``RacingStore``) gets the
+        # ``store_next`` that calls it, not the compare-and-set that bypasses it.
+        if "try_store" in cls.__dict__ and "store_next" not in cls.__dict__:
+            cls.store_next = RequestStore.store_next
+
     def try_store(self, request: MutationRequest, expected_revision: int) -> MutationRequest | None:
+        try:
+            return self._compare_and_set(request, expected_revision)
+        except (RequestConcurrencyError, RequestNotFoundError):
+            return None
+
+    def _compare_and_set(self, request: MutationRequest, expected_revision: int
+                         ) -> MutationRequest:
+        """``store_next``: the write itself, raising where ``try_store`` answers None. Every
+        write of the runtime goes through ``store_next``, so it is this function, one frame,
+        rather than a call of ``try_store``."""
         if request is None:
             raise MissingArgumentError("cannot store a None request")
         # Both snapshots' fields are read from their values (see ``next_snapshot``).
@@ -114,10 +133,10 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
         try:
             current = self._requests.get(request_id)
             if current is None:
-                return None
+                raise RequestNotFoundError(request_id)
             held = current.__dict__
             if held["revision"] != expected_revision:
-                return None
+                raise RequestConcurrencyError(request_id, expected_revision)
             # What the indexes need is read before anything is written: a snapshot that
             # cannot be read fails with the store as it was.
             # Snapshots share the parts a change leaves as they were: an unchanged scope moves
@@ -145,6 +164,8 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
         finally:
             lock.release()
         return stored
+
+    store_next = _compare_and_set
 
     def get(self, request_id: str) -> MutationRequest | None:
         return self._requests.get(request_id)

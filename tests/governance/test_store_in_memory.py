@@ -7,7 +7,13 @@ from collections.abc import Callable
 
 import pytest
 
-from governance import InMemoryRequestStore, RequestStore
+from governance import (
+    InMemoryRequestStore,
+    MutationRequest,
+    RequestConcurrencyError,
+    RequestNotFoundError,
+    RequestStore,
+)
 from governance._models import evolve
 from governance.testing import (
     BASE_TIME,
@@ -68,3 +74,41 @@ def test_an_append_that_fails_inside_the_decision_log_leaves_it_appendable() -> 
     appended: list[object] = []
     assert _completes(lambda: appended.append(log.appended(decision)))
     assert len(log) == 2 and list(appended[0]) == [*log, decision]  # type: ignore[call-overload]
+
+
+def test_a_refused_compare_and_set_leaves_the_store_as_it_was_and_writable() -> None:
+    store = InMemoryRequestStore()
+    stored = store.create(approved_request(request_id="r-cas", now=BASE_TIME))
+
+    with pytest.raises(RequestConcurrencyError, match="r-cas"):
+        store.store_next(evolve(stored, revision=6), 5)
+    assert store.try_store(evolve(stored, revision=6), 5) is None
+    with pytest.raises(RequestNotFoundError, match="r-missing"):
+        store.store_next(evolve(stored, request_id="r-missing", revision=1), 0)
+    assert store.try_store(evolve(stored, request_id="r-missing", revision=1), 0) is None
+
+    assert store.require("r-cas") is stored and len(store) == 1
+    assert _completes(lambda: store.store_next(evolve(stored, revision=1), 0))
+    assert store.require("r-cas").revision == 1
+
+
+def test_a_subclass_that_writes_through_its_own_try_store_gets_a_store_next_that_calls_it() -> None:
+    class CountingStore(InMemoryRequestStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writes = 0
+
+        def try_store(self, request: MutationRequest, expected_revision: int
+                      ) -> MutationRequest | None:
+            self.writes += 1
+            return super().try_store(request, expected_revision)
+
+    store = CountingStore()
+    stored = store.create(approved_request(request_id="r-sub", now=BASE_TIME))
+
+    written = store.store_next(evolve(stored, revision=1), 0)
+    with pytest.raises(RequestConcurrencyError):
+        store.store_next(evolve(stored, revision=1), 0)
+
+    assert store.writes == 2 and store.require("r-sub") is written
+    assert InMemoryRequestStore.store_next is not RequestStore.store_next
