@@ -374,7 +374,8 @@ class OutcomeRecorder:
             side_effects = NO_SIDE_EFFECTS
         metadata = {"ExecutionKind": _KIND_NAMES[kind],
                     "ResultingStateVersion": resulting_state_version or "",
-                    "ChangeCount": result.changes.count,
+                    # ``ChangeSet.count`` without the property's call.
+                    "ChangeCount": len(result.changes._changes),
                     "SideEffectCount": len(side_effects)}
         plan = execution["compensation"]
         if plan is not None:
@@ -536,8 +537,6 @@ class GovernanceExecutionManager:
             raise InvalidArgumentError(
                 f"executing request '{request_id}' needs the current state version: pass "
                 "current_state_version or a state with a non-blank .version")
-        assert current_state_version is not None
-        read_version = resulting_version or _read_version
 
         # ``execution``: the values of the request's execution details as loaded; their kind
         # and compensation plan are those of every later snapshot of it.
@@ -579,7 +578,7 @@ class GovernanceExecutionManager:
                                      execution["compensation"])
 
         try:
-            resulting = read_version(result.new_state)
+            resulting = (resulting_version or _read_version)(result.new_state)
         except Exception as exc:
             resulting = None
             failure: BaseException | None = exc

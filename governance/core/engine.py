@@ -752,7 +752,7 @@ class MutationEngine:
             return evolve_record(result, metrics=metrics)
         # A shallow estimate: the size of the state object itself, not what it references.
         state_size = sys.getsizeof(state)
-        changes = result.changes.count
+        changes = len(result.changes._changes)  # ``ChangeSet.count`` without the property's call
         policy_seconds, evaluated, validation_seconds, validated = timings
         # The result carries the record the collector keeps, with the execution's duration
         # as its audit and history entries have it.
