@@ -542,13 +542,13 @@ class GovernanceExecutionManager:
         # and compensation plan are those of every later snapshot of it.
         claimed, outcome, expected, execution = self._resolution._claim(
             request_id, current_state_version, governance_context, strategy)
-        stale = outcome is not _EXECUTE_APPROVED_VERSION
         if outcome not in _EXECUTING:
-            # Stopped by the resolution: the stored snapshot is the final one.
-            return _execution_result(claimed, (outcome, expected, current_state_version, stale),
+            # Stopped by the resolution (a stale version): the stored snapshot is the final one.
+            return _execution_result(claimed, (outcome, expected, current_state_version, True),
                                      None, False, None, execution["kind"],
                                      execution["compensation"])
 
+        stale = outcome is not _EXECUTE_APPROVED_VERSION
         # From here the request is claimed: whatever happens, an outcome is recorded before
         # this call returns or raises, so the request is never left claimed.
         try:

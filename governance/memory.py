@@ -67,6 +67,10 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
         # PENDING requests with a deadline of their own or on a pending approval requirement:
         # what the expiry sweeps read, so a sweep costs what is due, not what is pending.
         self._deadlines: dict[str, None] = {}
+        if type(self).get is InMemoryRequestStore.get:
+            # ``get`` is the dict's own: one C call, no Python frame (unless a subclass has a
+            # ``get`` of its own).
+            self.get = self._requests.get  # type: ignore[assignment]
 
     def create(self, request: MutationRequest) -> MutationRequest:
         if request is None:

@@ -382,10 +382,13 @@ class VersionResolutionManager:
         staleness: the version was stale unless the outcome is EXECUTE_APPROVED_VERSION. (Four
         parts, as ``Resolved``: a tuple of a size no other step on the path frees would stay
         allocated in the interpreter's free list.)"""
-        loaded = self._store.require(request_id)
+        # ``get`` first: the in-memory store's is a C call; ``require`` says what is wrong.
+        loaded = self._store.get(request_id)
+        if loaded is None:
+            loaded = self._store.require(request_id)
         held = loaded.__dict__  # the snapshot's values, read without its __getattr__ hook
         status = held["lifecycle"].status
-        if status != _APPROVED:
+        if status is not _APPROVED:
             raise RequestNotExecutableError(request_id, status.name)
         execution = held["execution"].__dict__  # and the execution details' values
         claim = execution["claim"]

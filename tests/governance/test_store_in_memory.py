@@ -112,3 +112,24 @@ def test_a_subclass_that_writes_through_its_own_try_store_gets_a_store_next_that
 
     assert store.writes == 2 and store.require("r-sub") is written
     assert InMemoryRequestStore.store_next is not RequestStore.store_next
+
+
+def test_get_answers_from_the_dict_unless_a_subclass_has_its_own_get() -> None:
+    class AuditedStore(InMemoryRequestStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked: list[str] = []
+
+        def get(self, request_id: str) -> MutationRequest | None:
+            self.asked.append(request_id)
+            return super().get(request_id)
+
+    plain, audited = InMemoryRequestStore(), AuditedStore()
+    for store in (plain, audited):
+        stored = store.create(approved_request(request_id="r-get", now=BASE_TIME))
+        assert store.get("r-get") is stored and store.get("r-none") is None
+        assert store.require("r-get") is stored
+        with pytest.raises(RequestNotFoundError, match="r-none"):
+            store.require("r-none")
+
+    assert audited.asked[:2] == ["r-get", "r-none"]
