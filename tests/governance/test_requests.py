@@ -554,6 +554,7 @@ def test_checked_lifecycle_changes_are_a_read_only_mapping_of_their_edits() -> N
 
     assert isinstance(edits, Mapping)
     assert dict(edits) == {"status": RequestStatus.REJECTED, "pending_reason": None}
+    assert edits == {"status": RequestStatus.REJECTED, "pending_reason": None}
     assert edits["status"] is RequestStatus.REJECTED
     assert len(edits) == 2 and list(edits) == ["status", "pending_reason"]
     assert {**edits, "expires_at": None} == {**edits.edits, "expires_at": None}
