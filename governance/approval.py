@@ -43,7 +43,7 @@ from governance.requests import (
     PendingReason,
     RequestStatus,
     held_claim,
-    next_snapshot,
+    snapshot_after,
 )
 from governance.store import RequestStore
 
@@ -117,8 +117,9 @@ def _decided(request: MutationRequest, requirements: Sequence[ApprovalRequiremen
     """The next snapshot of ``request`` after an approval action (``next_snapshot``): its
     requirements replaced, ``decisions`` appended, its lifecycle edited by
     ``lifecycle_changes``."""
-    return next_snapshot(request, decisions, lifecycle_changes=lifecycle_changes,
-                         approval_requirements=tuple(requirements))
+    held = request.__dict__
+    return snapshot_after(held, held["execution"].claim, decisions, None, lifecycle_changes,
+                          True, {"approval_requirements": tuple(requirements)})
 
 
 def _requirement_decided(requirement: ApprovalRequirement, status: ApprovalRequirementStatus,

@@ -44,8 +44,8 @@ from governance.requests import (
     GovernedExecutionKind,
     MutationRequest,
     compensation_metadata,
-    next_snapshot,
     plan_facts,
+    snapshot_after,
 )
 from governance.resolution import (
     ResolutionOutcome,
@@ -326,9 +326,9 @@ class OutcomeRecorder:
             decision_metadata.update(compensation_metadata(plan))
         decision = owned_decision(_REJECTED_TYPE, context, reason, decision_metadata,
                                   self._clock())
-        rejected = next_snapshot(claimed, (decision,), owner=execution["claim"],
-                                 lifecycle_changes=TO_REJECTED, held=held,
-                                 side_effects=side_effects)
+        claim = execution["claim"]
+        rejected = snapshot_after(held, claim, (decision,), claim, TO_REJECTED, True,
+                                  {"side_effects": side_effects})
         return self._store.store_next(rejected, held["revision"])
 
     def record_refused(
@@ -391,9 +391,9 @@ class OutcomeRecorder:
         versioning = build_versioning(
             held["versioning"].expected_state_version if resulting_state_version is None
             else resulting_state_version, resulting_state_version, now)
-        executed = next_snapshot(claimed, (decision,), owner=execution["claim"],
-                                 lifecycle_changes=TO_EXECUTED, held=held, versioning=versioning,
-                                 side_effects=tuple(side_effects))
+        claim = execution["claim"]
+        executed = snapshot_after(held, claim, (decision,), claim, TO_EXECUTED, True,
+                                  {"versioning": versioning, "side_effects": tuple(side_effects)})
         return self._store.store_next(executed, held["revision"])
 
     def record_resolution(self, resolution: VersionResolution, expected_revision: int

@@ -805,8 +805,32 @@ def next_snapshot(
     # passes through its ``__getattr__`` hook, a dict subscript does not.
     if held is None:
         held = current.__dict__
+    return snapshot_after(held, held["execution"].claim, decisions, owner, lifecycle_changes,
+                          touch, updates or None)
+
+
+def snapshot_after(
+    held: dict[str, Any],
+    claim: ExecutionClaim | None,
+    decisions: Sequence[RequestDecision | DecisionValues],
+    owner: ExecutionClaim | None,
+    lifecycle_changes: Mapping[str, Any] | None,
+    touch: bool,
+    replaced: dict[str, Any] | None,
+    lifecycle_held: dict[str, Any] | None = None,
+) -> MutationRequest:
+    """``next_snapshot`` for the runtime's writers, which have read the current snapshot's
+    values (``held``, its ``__dict__``) and its execution ``claim`` already; ``replaced`` holds
+    the whole fields it replaces (``next_snapshot``'s ``updates``), or is None;
+    ``lifecycle_held``, the values of ``held``'s lifecycle, if the caller has read them. The
+    arguments are positional: a call that names them costs twice as much (each keyword matched,
+    each default of a keyword-only parameter looked up), and every write of the runtime makes
+    one.
+
+    Raises:
+        the errors of ``next_snapshot``.
+    """
     lifecycle = held["lifecycle"]
-    claim = held["execution"].claim
     if claim is not owner and claim is not None and lifecycle.status < FIRST_TERMINAL_STATUS:
         raise RequestClaimedError(held["request_id"], claim.claim_id)
     last_decision = decisions[-1]
@@ -816,14 +840,16 @@ def next_snapshot(
         raise InvalidArgumentError(
             f"request '{held['request_id']}': a decision has a timestamp without a timezone; "
             "every instant must be timezone-aware")
-    if updates:
-        values = {**held, **updates}
-        lifecycle = values["lifecycle"]
+    if replaced is not None:
+        values = {**held, **replaced}
+        if "lifecycle" in replaced:
+            lifecycle, lifecycle_held = replaced["lifecycle"], None
     else:
         values = held.copy()
     if touch or lifecycle_changes is not None:
         # A copy, not a dict display: a copy's table is the size of the original's.
-        lifecycle_values = lifecycle.__dict__.copy()
+        lifecycle_values = (lifecycle.__dict__ if lifecycle_held is None
+                            else lifecycle_held).copy()
         if touch:
             lifecycle_values["updated_at"] = last
         if lifecycle_changes is not None:
@@ -831,7 +857,7 @@ def next_snapshot(
                 lifecycle_values |= lifecycle_changes.edits
             else:
                 _check_lifecycle_changes(held["request_id"], lifecycle_changes)
-                lifecycle_values |= lifecycle_changes
+                lifecycle_values.update(lifecycle_changes)
             if lifecycle_values["status"] is _APPROVED:
                 pending = _pending_approvals(values["approval_requirements"])
                 if pending:

@@ -32,7 +32,7 @@ from governance.requests import (
     MutationRequest,
     RequestStatus,
     RequestVersioning,
-    next_snapshot,
+    snapshot_after,
 )
 from governance.store import RequestStore
 
@@ -141,7 +141,8 @@ class VersionResolver:
         if request is None:
             raise MissingArgumentError("version resolution needs a request")
         held = request.__dict__  # the snapshot's values, read without its __getattr__ hook
-        status = held["lifecycle"].status
+        lifecycle = held["lifecycle"].__dict__  # and its lifecycle's
+        status = lifecycle["status"]
         if status >= FIRST_TERMINAL_STATUS:
             # DOMAIN.md marks the missing status check as a quirk: resolving a finished request
             # could move it out of its terminal status (e.g. EXECUTED back to PENDING).
@@ -155,14 +156,16 @@ class VersionResolver:
         if context is None:
             raise MissingArgumentError(
                 f"resolving request '{held['request_id']}' needs the resolver's context")
-        resolved, outcome, expected, stale = self._resolve(request, held, current_state_version,
-                                                           context, strategy, None)
+        resolved, outcome, expected, stale = self._resolve(
+            held, held["execution"].__dict__, lifecycle, current_state_version, context,
+            strategy, None)
         return resolution_of(resolved, outcome, expected, current_state_version, stale)
 
     def _resolve(
         self,
-        request: MutationRequest,
         held: dict[str, Any],
+        execution: dict[str, Any],
+        lifecycle: dict[str, Any],
         current_state_version: str,
         context: MutationContext,
         strategy: ResolutionStrategy,
@@ -170,7 +173,8 @@ class VersionResolver:
     ) -> Resolved:
         """``resolve`` once its arguments are checked (by ``resolve``, or by the manager's
         ``resolve_for_execution``, which has checked them and the status already); ``held``
-        is ``request.__dict__``, which both callers have read already. With a
+        is the request's ``__dict__``, ``execution`` and ``lifecycle`` its execution details'
+        and its lifecycle's, which both callers have read already. With a
         ``claim_clock``, an outcome that sends the request to the engine also sets an execution
         claim by the context's actor, timed by that clock, in the same snapshot. No claim is
         built for an outcome that stops the request."""
@@ -182,7 +186,7 @@ class VersionResolver:
             stale = None
         if stale is None:
             raise InvalidArgumentError(
-                f"request '{request.request_id}': unknown resolution strategy {strategy!r}")
+                f"request '{held['request_id']}': unknown resolution strategy {strategy!r}")
         # The versioning's values, read without its __getattr__ hook (one read instead of one
         # per field).
         versioning = held["versioning"].__dict__
@@ -199,36 +203,36 @@ class VersionResolver:
             # callers.
             decision: DecisionValues = (_VALIDATED, context, reason, now, metadata)
             # A VALIDATED decision leaves status and updated_at untouched.
+            claim = execution["claim"]
             if claim_clock is None:
-                resolved = next_snapshot(request, (decision,), touch=False, held=held)
+                resolved = snapshot_after(held, claim, (decision,), None, None, False, None)
             else:
-                resolved = next_snapshot(
-                    request, (decision,), touch=False, held=held,
-                    execution=self._claimed(held["execution"], context, claim_clock, now))
+                resolved = snapshot_after(
+                    held, claim, (decision,), None, None, False,
+                    {"execution": self._claimed(execution, context, claim_clock, now)})
             return resolved, _EXECUTE_APPROVED_VERSION, expected, False
 
         stale_reason = (f"Approved against state version '{expected}', "
                         f"but the state is now at '{current_state_version}'")
         decision_type, outcome, changes, expects_current = stale
         stale_decision: DecisionValues = (decision_type, context, stale_reason, now, metadata)
+        claim = execution["claim"]
         if not expects_current:
-            resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes,
-                                     held=held)
+            resolved = snapshot_after(held, claim, (stale_decision,), None, changes, True, None,
+                                      lifecycle)
             return resolved, outcome, expected, True
         expecting_current = build_versioning(
             current_state_version, versioning["resulting_state_version"],
             versioning["executed_at"])
-        # The fields are given by name: a dict of updates, unpacked into next_snapshot's
-        # keywords and packed again, costs more than the model hook the held values save.
         if outcome is _REVALIDATE:
+            replaced: dict[str, Any]
             if claim_clock is None:
-                resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes,
-                                         held=held, versioning=expecting_current)
+                replaced = {"versioning": expecting_current}
             else:  # revalidated and claimed in one snapshot (``execute_approved``)
-                resolved = next_snapshot(
-                    request, (stale_decision,), lifecycle_changes=changes, held=held,
-                    versioning=expecting_current,
-                    execution=self._claimed(held["execution"], context, claim_clock, now))
+                replaced = {"versioning": expecting_current,
+                            "execution": self._claimed(execution, context, claim_clock, now)}
+            resolved = snapshot_after(held, claim, (stale_decision,), None, changes, True,
+                                      replaced, lifecycle)
             return resolved, outcome, expected, True
         # A renewed approval is a new round: every requirement is open again, or nothing could
         # be approved and the request would wait for good.
@@ -238,16 +242,17 @@ class VersionResolver:
                 evolve(r, status=_REQUIREMENT_PENDING, decided_at=None, decision_context=None,
                        decision_reason=None, rejection=None)
                 for r in requirements)
-        resolved = next_snapshot(request, (stale_decision,), lifecycle_changes=changes,
-                                 held=held, versioning=expecting_current,
-                                 approval_requirements=requirements)
+        resolved = snapshot_after(held, claim, (stale_decision,), None, changes, True,
+                                  {"versioning": expecting_current,
+                                   "approval_requirements": requirements}, lifecycle)
         return resolved, outcome, expected, True
 
-    def _claimed(self, execution: GovernedExecutionDetails, context: MutationContext,
+    def _claimed(self, execution: dict[str, Any], context: MutationContext,
                  clock: Clock, now: datetime) -> GovernedExecutionDetails:
-        """``execution`` with an execution claim by the context's actor (``evolve`` without
-        its keyword dict and merge: a copy of the values with one of them replaced)."""
-        values = execution.__dict__.copy()
+        """The execution details whose values are ``execution`` with an execution claim by the
+        context's actor (``evolve`` without its keyword dict and merge: a copy of the values
+        with one of them replaced)."""
+        values = execution.copy()
         # The claim is taken at the instant of the resolution decision when both share a clock.
         values["claim"] = _build_claim(_CLAIM_IDS.next(), now if clock is self._clock else clock(),
                                        context.actor_id)
@@ -387,7 +392,8 @@ class VersionResolutionManager:
         if loaded is None:
             loaded = self._store.require(request_id)
         held = loaded.__dict__  # the snapshot's values, read without its __getattr__ hook
-        status = held["lifecycle"].status
+        lifecycle = held["lifecycle"].__dict__  # and its lifecycle's
+        status = lifecycle["status"]
         if status is not _APPROVED:
             raise RequestNotExecutableError(request_id, status.name)
         execution = held["execution"].__dict__  # and the execution details' values
@@ -403,5 +409,5 @@ class VersionResolutionManager:
             raise MissingArgumentError(
                 f"resolving request '{request_id}' needs the resolver's context")
         resolved, outcome, expected, _ = self._resolver._resolve(
-            loaded, held, current_state_version, context, strategy, self._clock)
+            held, execution, lifecycle, current_state_version, context, strategy, self._clock)
         return self._store.store_next(resolved, held["revision"]), outcome, expected, execution
