@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import itertools
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from enum import IntEnum
 from typing import Any, overload
@@ -194,9 +194,18 @@ def check_decision_inputs(what: str, context: Any, reason: Any, metadata: Any) -
             f"{what} needs metadata as a mapping, not {builtins.type(metadata).__name__}")
 
 
-DecisionValues = tuple[DecisionType, MutationContext, str | None, datetime, dict[str, Any]]
+DecisionText = Callable[[Any], tuple[str | None, dict[str, Any]]]
+"""Makes the reason and metadata of a decision from its facts (see ``DecisionValues``)."""
+
+DecisionValues = tuple[DecisionType, MutationContext, str | DecisionText | None, datetime,
+                       dict[str, Any] | tuple[Any, ...]]
 """A decision the runtime records, as the values of its ``RequestDecision`` (type, context,
-reason, timestamp, metadata): a ``DecisionLog`` builds the record the first time it is read."""
+reason, timestamp, metadata): a ``DecisionLog`` builds the record the first time it is read.
+
+A decision whose reason and metadata are text about a few facts (the versions a resolution
+compared) holds, in their place, the ``DecisionText`` that writes them and the facts (a
+tuple): the reason and metadata are then made once, when the record is built, rather than on
+every write."""
 
 def owned_decision(type: DecisionType, context: MutationContext, reason: str | None,
                    metadata: dict[str, Any], timestamp: datetime) -> DecisionValues:
@@ -222,6 +231,8 @@ def decision_record(item: RequestDecision | DecisionValues) -> RequestDecision:
     if not isinstance(item, tuple):
         return item
     type, context, reason, timestamp, metadata = item
+    if callable(reason):  # a ``DecisionText`` and its facts
+        reason, metadata = reason(metadata)
     return _build_decision(type=type, context=context, reason=reason, timestamp=timestamp,
                            metadata=metadata)
 

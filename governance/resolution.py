@@ -109,6 +109,27 @@ Resolved = tuple[MutationRequest, ResolutionOutcome, str | None, bool]
 expected state version and whether it was stale (the current version is the caller's)."""
 
 
+def _version_metadata(expected: str | None, current: str) -> dict[str, Any]:
+    return {"ExpectedStateVersion": expected or "", "CurrentStateVersion": current}
+
+
+def _validated_text(facts: tuple[str | None, str]) -> tuple[str, dict[str, Any]]:
+    """The reason and metadata of a VALIDATED decision (a ``DecisionText``); ``facts``: the
+    expected and the current state version."""
+    expected, current = facts
+    reason = ("No expected state version was given; the request may proceed"
+              if expected is None or not expected.strip()
+              else f"State version '{current}' is the approved one")
+    return reason, _version_metadata(expected, current)
+
+
+def _stale_text(facts: tuple[str | None, str]) -> tuple[str, dict[str, Any]]:
+    """The reason and metadata of a stale resolution's decision (a ``DecisionText``)."""
+    expected, current = facts
+    return (f"Approved against state version '{expected}', but the state is now at "
+            f"'{current}'", _version_metadata(expected, current))
+
+
 class VersionResolver:
     """Pure version resolution: computes the next snapshot of a request, persists nothing."""
 
@@ -191,17 +212,13 @@ class VersionResolver:
         # per field).
         versioning = held["versioning"].__dict__
         expected = versioning["expected_state_version"]
-        metadata = {"ExpectedStateVersion": expected or "",
-                    "CurrentStateVersion": current_state_version}
+        # The decision's reason and metadata are written when it is first read.
+        facts = (expected, current_state_version)
         now = self._clock()
-        no_expectation = expected is None or not expected.strip()
-        if no_expectation or expected == current_state_version:
-            reason = ("No expected state version was given; the request may proceed"
-                      if no_expectation
-                      else f"State version '{current_state_version}' is the approved one")
+        if expected is None or not expected.strip() or expected == current_state_version:
             # The decision's values (``owned_decision``): the context was checked by both
             # callers.
-            decision: DecisionValues = (_VALIDATED, context, reason, now, metadata)
+            decision: DecisionValues = (_VALIDATED, context, _validated_text, now, facts)
             # A VALIDATED decision leaves status and updated_at untouched.
             claim = execution["claim"]
             if claim_clock is None:
@@ -212,10 +229,8 @@ class VersionResolver:
                     {"execution": self._claimed(execution, context, claim_clock, now)})
             return resolved, _EXECUTE_APPROVED_VERSION, expected, False
 
-        stale_reason = (f"Approved against state version '{expected}', "
-                        f"but the state is now at '{current_state_version}'")
         decision_type, outcome, changes, expects_current = stale
-        stale_decision: DecisionValues = (decision_type, context, stale_reason, now, metadata)
+        stale_decision: DecisionValues = (decision_type, context, _stale_text, now, facts)
         claim = execution["claim"]
         if not expects_current:
             resolved = snapshot_after(held, claim, (stale_decision,), None, changes, True, None,

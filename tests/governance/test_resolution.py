@@ -14,8 +14,10 @@ from governance import (
     InvalidOperationError,
     MissingArgumentError,
     MutationContext,
+    MutationRequest,
     PendingReason,
     RequestConcurrencyError,
+    RequestDecision,
     RequestNotExecutableError,
     RequestNotFoundError,
     RequestStatus,
@@ -87,6 +89,48 @@ def test_a_request_without_an_expected_version_is_validated_against_any_version(
     assert resolution.request.decisions[-1].code == "VALIDATED"
     assert resolution.request.decisions[-1].metadata == _metadata(expected or "", "77")
     assert resolution.request.status == RequestStatus.APPROVED
+
+
+_RESOLUTION_TEXTS = [
+    # (expected, current, strategy, code, reason)
+    ("10", "10", ResolutionStrategy.REJECT_STALE, "VALIDATED",
+     "State version '10' is the approved one"),
+    (None, "77", ResolutionStrategy.REJECT_STALE, "VALIDATED",
+     "No expected state version was given; the request may proceed"),
+    (" ", "77", ResolutionStrategy.REJECT_STALE, "VALIDATED",
+     "No expected state version was given; the request may proceed"),
+    ("10", "15", ResolutionStrategy.REJECT_STALE, "REJECTED_AS_STALE",
+     "Approved against state version '10', but the state is now at '15'"),
+    ("10", "15", ResolutionStrategy.REQUIRE_RENEWED_APPROVAL, "RENEWED_APPROVAL_REQUIRED",
+     "Approved against state version '10', but the state is now at '15'"),
+    ("10", "15", ResolutionStrategy.REVALIDATE_ON_LATEST_STATE, "REVALIDATION_REQUIRED",
+     "Approved against state version '10', but the state is now at '15'"),
+]
+
+
+@pytest.mark.parametrize(("expected", "current", "strategy", "code", "reason"),
+                         _RESOLUTION_TEXTS)
+def test_a_resolution_decision_reads_its_full_reason_and_metadata(
+        resolver: VersionResolver, expected: str | None, current: str,
+        strategy: ResolutionStrategy, code: str, reason: str) -> None:
+    # The resolver keeps the two versions and writes the reason and metadata when the
+    # decision is first read: what is read (and serialized) is the whole record.
+    resolved = resolver.resolve(approved_request(expected_state_version=expected), current,
+                                RESOLVER_CONTEXT, strategy).request
+
+    decision = resolved.decisions[-1]
+
+    assert decision.code == code
+    assert decision.reason == reason
+    assert decision.metadata == _metadata(expected or "", current)
+    assert decision == RequestDecision(type=decision.type, context=RESOLVER_CONTEXT,
+                                       reason=reason, timestamp=LATER,
+                                       metadata=_metadata(expected or "", current))
+    assert resolved.decisions[-1] is decision  # built once, then kept
+    copy = MutationRequest.model_validate_json(
+        resolver.resolve(approved_request(expected_state_version=expected), current,
+                         RESOLVER_CONTEXT, strategy).request.model_dump_json())
+    assert copy.decisions[-1] == decision
 
 
 @pytest.mark.parametrize(("expected", "current"), [("10", "11"), ("10", "10.0"), ("v1", "V1"),
