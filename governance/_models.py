@@ -192,15 +192,17 @@ def record_builder(cls: type[R], /, *, positional: bool = False) -> Callable[...
     return builder
 
 
-def _open_model_fill(values: str) -> str:
-    """The generated lines that fill an ``_OpenModel`` with the dict ``values`` (an expression)
-    and make it a ``_cls``: the body of ``assemble``, without its per-class lookups."""
-    return ("    instance = _open()\n"
-            f"    instance.__dict__ = {values}\n"
-            "    instance.__pydantic_fields_set__ = _fields_set\n"
-            "    instance.__pydantic_extra__ = None\n"
-            "    instance.__pydantic_private__ = None\n"
-            "    instance.__class__ = _cls\n")
+def _open_model_fill(values: str, instance: str = "instance", cls: str = "_cls",
+                     fields_set: str = "_fields_set") -> str:
+    """The generated lines that fill an ``_OpenModel`` named ``instance`` with the dict
+    ``values`` (an expression) and make it a ``cls`` (a name in the namespace, as its
+    ``fields_set``): the body of ``assemble``, without its per-class lookups."""
+    return (f"    {instance} = _open()\n"
+            f"    {instance}.__dict__ = {values}\n"
+            f"    {instance}.__pydantic_fields_set__ = {fields_set}\n"
+            f"    {instance}.__pydantic_extra__ = None\n"
+            f"    {instance}.__pydantic_private__ = None\n"
+            f"    {instance}.__class__ = {cls}\n")
 
 
 def model_assembler(cls: type[M], /) -> Callable[[dict[str, Any]], M]:
@@ -216,6 +218,33 @@ def model_assembler(cls: type[M], /) -> Callable[[dict[str, Any]], M]:
          namespace)
     assembler: Callable[[dict[str, Any]], M] = namespace["assemble_values"]
     assembler.__qualname__ = f"{cls.__qualname__}.<assembler>"
+    return assembler
+
+
+def nested_model_assembler(cls: type[M], field: str, part: type[BaseModel], /
+                           ) -> Callable[[dict[str, Any], dict[str, Any]], M]:
+    """``model_assembler(cls)`` that first assembles the ``field`` of the new model, a
+    ``part``, from its own values: ``assembler(values, part_values)``, where ``values`` lacks
+    the part (both dicts are owned by the new models afterwards). One call for two models, for
+    the change that builds both on every write (a request with a new lifecycle)."""
+    fields, part_fields = _all_fields(cls), _all_fields(part)
+    if cls not in _OPEN_CLASSES or part not in _OPEN_CLASSES:
+        whole, inner = model_assembler(cls), model_assembler(part)
+
+        def assemble_nested(values: dict[str, Any], part_values: dict[str, Any]) -> M:
+            values[field] = inner(part_values)
+            return whole(values)
+        return assemble_nested
+    namespace: dict[str, Any] = {"_open": _OpenModel, "_cls": cls, "_part": part,
+                                 "_fields_set": fields, "_part_fields_set": part_fields}
+    source = ("def assemble_nested(values, part_values):\n"
+              + _open_model_fill("part_values", "part", "_part", "_part_fields_set")
+              + f"    values[{field!r}] = part\n"
+              + _open_model_fill("values")
+              + "    return instance\n")
+    exec(source, namespace)
+    assembler: Callable[[dict[str, Any], dict[str, Any]], M] = namespace["assemble_nested"]
+    assembler.__qualname__ = f"{cls.__qualname__}.<assembler with {field}>"
     return assembler
 
 

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from governance._clock import is_aware, is_aware_or_none, utc_now
-from governance._models import model_assembler
+from governance._models import model_assembler, nested_model_assembler
 from governance.approval_requirements import (
     FULFILLED_APPROVAL_STATUSES,
     ApprovalRequirement,
@@ -762,8 +762,9 @@ def _pending_approvals(requirements: Sequence[ApprovalRequirement]) -> list[str]
             if r.status not in FULFILLED_APPROVAL_STATUSES]
 
 
-_assemble_lifecycle = model_assembler(RequestLifecycle)
 _assemble_request = model_assembler(MutationRequest)
+_assemble_request_and_lifecycle = nested_model_assembler(MutationRequest, "lifecycle",
+                                                         RequestLifecycle)
 
 
 def next_snapshot(
@@ -846,6 +847,7 @@ def snapshot_after(
             lifecycle, lifecycle_held = replaced["lifecycle"], None
     else:
         values = held.copy()
+    lifecycle_values: dict[str, Any] | None = None  # the values of a new lifecycle, if any
     if touch or lifecycle_changes is not None:
         # A copy, not a dict display: a copy's table is the size of the original's.
         lifecycle_values = (lifecycle.__dict__ if lifecycle_held is None
@@ -865,14 +867,15 @@ def snapshot_after(
                         f"request '{held['request_id']}' cannot be APPROVED while approval "
                         f"requirement(s) {', '.join(pending)} are not fulfilled; they are "
                         "decided through the approval workflow")
-        values["lifecycle"] = _assemble_lifecycle(lifecycle_values)
     log = held["decisions"]
     if type(log) is DecisionLog:
         values["decisions"] = log.extended(decisions)
     else:
         values["decisions"] = append_decisions(log, *decisions)
     values["revision"] = held["revision"] + 1
-    return _assemble_request(values)
+    if lifecycle_values is None:
+        return _assemble_request(values)
+    return _assemble_request_and_lifecycle(values, lifecycle_values)
 
 
 def _cannot_store(request_id: str, detail: str) -> InvalidArgumentError:
