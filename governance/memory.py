@@ -62,6 +62,10 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._requests: dict[str, MutationRequest] = {}
+        # The values (``__dict__``) of each stored snapshot, the same dicts: what the
+        # compare-and-set reads of the snapshot it replaces, without its model's __getattr__
+        # hook.
+        self._values: dict[str, dict[str, Any]] = {}
         self._by_state: dict[str, dict[str, None]] = {}
         self._pending: dict[str, None] = {}
         # PENDING requests with a deadline of their own or on a pending approval requirement:
@@ -81,8 +85,8 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
             if request.request_id in self._requests:
                 raise RequestAlreadyExistsError(request.request_id)
             self._requests[request.request_id] = stored
+            values = self._values[request.request_id] = stored.__dict__
             self._by_state.setdefault(stored.scope.state_id, {})[stored.request_id] = None
-            values = stored.__dict__
             self._index_pending(values, values["lifecycle"].status == _PENDING)
         return stored
 
@@ -135,10 +139,10 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
         lock = self._lock
         lock.acquire()
         try:
-            current = self._requests.get(request_id)
-            if current is None:
-                raise RequestNotFoundError(request_id)
-            held = current.__dict__
+            try:
+                held = self._values[request_id]  # the stored snapshot's values
+            except KeyError:
+                raise RequestNotFoundError(request_id) from None
             if held["revision"] != expected_revision:
                 raise RequestConcurrencyError(request_id, expected_revision)
             # What the indexes need is read before anything is written: a snapshot that
@@ -157,14 +161,18 @@ class InMemoryRequestStore(RequestStore, RequestQueryStore):
             revision = expected_revision + 1
             # Snapshots are immutable: one that already carries the next revision (as
             # ``with_decision`` builds them) is stored as it is.
-            stored = request if values["revision"] == revision else evolve(request,
-                                                                           revision=revision)
+            if values["revision"] == revision:
+                stored = request
+            else:
+                stored = evolve(request, revision=revision)
+                values = stored.__dict__
             self._requests[request_id] = stored
+            self._values[request_id] = values
             if moves:
                 self._by_state[old_scope.state_id].pop(request_id, None)
                 self._by_state.setdefault(new_scope.state_id, {})[request_id] = None
             if reindex:
-                self._index_pending(values if stored is request else stored.__dict__, pending)
+                self._index_pending(values, pending)
         finally:
             lock.release()
         return stored
