@@ -273,8 +273,8 @@ class DecisionLog(Sequence[RequestDecision]):
     def extended(self, decisions: Sequence[RequestDecision | DecisionValues]) -> DecisionLog:
         """``appended`` for a caller holding the decisions as a sequence (``next_snapshot``).
 
-        Lock-free: the shared list is extended in one step (``list.extend`` is atomic), then
-        checked to hold these decisions right after this log's prefix. A writer that lost a
+        Lock-free: the shared list is extended in one step (``+=``: ``list.extend``, atomic),
+        then checked to hold these decisions right after this log's prefix. A writer that lost a
         race to another one appending to the same log finds the other's decisions there and
         copies its prefix instead; what it appended stays past the length of every view, and
         the next append to the winner's log copies too (its list is longer than the log).
@@ -282,14 +282,16 @@ class DecisionLog(Sequence[RequestDecision]):
         view = _new_log(DecisionLog)
         items = self._items
         length = self._length
-        view._length = length + len(decisions)
-        if decisions:
+        count = len(decisions)
+        view._length = length + count
+        if count:
             if len(items) == length:
-                items.extend(decisions)
+                # ``+=`` is ``list.extend`` without the method call: one step, as atomic.
+                items += decisions
                 # One extend places them together, so the first says where they went (unless
                 # another writer's extend began with the same record: ``_follow``).
                 if items[length] is decisions[0] and (
-                        len(decisions) == 1 or _follow(items, length, decisions)):
+                        count == 1 or _follow(items, length, decisions)):
                     view._items = items
                     return view
             # Not the newest log, or a writer that lost the race: its own copy of the prefix.

@@ -63,10 +63,10 @@ _KIND_NAMES = {kind: kind.name for kind in GovernedExecutionKind}
 # Enum members bound once, as in governance.requests (a read off an enum class runs a
 # metaclass hook under Python 3.11).
 _COMPENSATION = GovernedExecutionKind.COMPENSATION
-# The outcomes that send a request on to the engine (``ResolutionOutcome.executes``).
-_EXECUTING = frozenset(o for o in ResolutionOutcome if o.executes)
-# The one outcome of a version that was not stale.
+# The one outcome of a version that was not stale, and the two that send a request on to the
+# engine (``ResolutionOutcome.executes``), compared by identity.
 _EXECUTE_APPROVED_VERSION = ResolutionOutcome.EXECUTE_APPROVED_VERSION
+_REVALIDATE = ResolutionOutcome.REVALIDATE_ON_LATEST_STATE
 _EXECUTED_TYPE = DecisionType.lifecycle(LifecycleDecision.EXECUTED)
 _REJECTED_TYPE = DecisionType.lifecycle(LifecycleDecision.REJECTED)
 
@@ -526,9 +526,12 @@ class GovernanceExecutionManager:
         if current_state_version is None:
             # Read as the resulting version is (``_read_version``): a non-string version such
             # as an int is compared and recorded as its text.
-            state_version = getattr(current_state, "version", None)
-            current_state_version = (state_version if type(state_version) is str
-                                     else None if state_version is None else str(state_version))
+            try:
+                current_state_version = current_state.version  # type: ignore[attr-defined]
+            except AttributeError:
+                current_state_version = None
+            if type(current_state_version) is not str and current_state_version is not None:
+                current_state_version = str(current_state_version)
         elif type(current_state_version) is not str:
             raise InvalidArgumentError(
                 f"executing request '{request_id}' needs a string current state version, not "
@@ -542,7 +545,7 @@ class GovernanceExecutionManager:
         # and compensation plan are those of every later snapshot of it.
         claimed, outcome, expected, execution = self._resolution._claim(
             request_id, current_state_version, governance_context, strategy)
-        if outcome not in _EXECUTING:
+        if outcome is not _EXECUTE_APPROVED_VERSION and outcome is not _REVALIDATE:
             # Stopped by the resolution (a stale version): the stored snapshot is the final one.
             return _execution_result(claimed, (outcome, expected, current_state_version, True),
                                      None, False, None, execution["kind"],

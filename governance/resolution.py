@@ -202,12 +202,11 @@ class VersionResolver:
         # The strategy is checked whether or not the version is stale: a call with an unknown
         # strategy is wrong even when it happens not to need one.
         try:
-            stale = _STALE_OUTCOMES.get(strategy)
-        except TypeError:  # an unhashable value is no strategy either
-            stale = None
-        if stale is None:
+            stale = _STALE_OUTCOMES[strategy]
+        except (KeyError, TypeError):  # an unhashable value is no strategy either
             raise InvalidArgumentError(
-                f"request '{held['request_id']}': unknown resolution strategy {strategy!r}")
+                f"request '{held['request_id']}': unknown resolution strategy "
+                f"{strategy!r}") from None
         # The versioning's values, read without its __getattr__ hook (one read instead of one
         # per field).
         versioning = held["versioning"].__dict__

@@ -241,11 +241,13 @@ class _RivalFirst(_SharedItems):
 
     __slots__ = ("rival",)
 
-    def extend(self, decisions: Iterable[object]) -> None:
+    def __iadd__(self, decisions: Iterable[object]) -> _RivalFirst:  # type: ignore[misc]
+        # ``DecisionLog.extended`` extends the shared list with ``+=``.
         rival, self.rival = self.rival, None
         if rival is not None:
-            super().extend(rival)
-        super().extend(decisions)
+            self.extend(rival)
+        self.extend(decisions)
+        return self
 
 
 def _with_rival(log: DecisionLog, rival: list[object]) -> DecisionLog:
