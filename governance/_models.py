@@ -224,9 +224,10 @@ def model_assembler(cls: type[M], /) -> Callable[[dict[str, Any]], M]:
 def nested_model_assembler(cls: type[M], field: str, part: type[BaseModel], /
                            ) -> Callable[[dict[str, Any], dict[str, Any]], M]:
     """``model_assembler(cls)`` that first assembles the ``field`` of the new model, a
-    ``part``, from its own values: ``assembler(values, part_values)``, where ``values`` lacks
-    the part (both dicts are owned by the new models afterwards). One call for two models, for
-    the change that builds both on every write (a request with a new lifecycle)."""
+    ``part``, from its own values: ``assembler(values, part_values)`` sets ``values[field]`` to
+    the new part, whatever it held (both dicts are owned by the new models afterwards). One
+    call for two models, for the change that builds both on every write (a request with a new
+    lifecycle)."""
     fields, part_fields = _all_fields(cls), _all_fields(part)
     if cls not in _OPEN_CLASSES or part not in _OPEN_CLASSES:
         whole, inner = model_assembler(cls), model_assembler(part)

@@ -21,12 +21,20 @@ from governance import (
     MutationContext,
     MutationRequest,
     RequestDecision,
+    RequestLifecycle,
     RequestStatus,
     ResolutionOutcome,
     VersionResolution,
     _models,
 )
-from governance._models import BUILDERS, assemble, evolve, model_assembler, record_builder
+from governance._models import (
+    BUILDERS,
+    assemble,
+    evolve,
+    model_assembler,
+    nested_model_assembler,
+    record_builder,
+)
 from governance.decisions import DecisionLog, decision_record, owned_decision
 from governance.testing import BASE_TIME, approved_request
 
@@ -82,6 +90,28 @@ def test_a_model_assembler_builds_what_assemble_builds_and_takes_its_values_over
     assert type(fast) is MutationRequest and not isinstance(fast, _models._OpenModel)
     with pytest.raises(pydantic.ValidationError):
         fast.revision = 9  # type: ignore[misc]
+
+
+def test_a_nested_model_assembler_builds_the_part_and_the_model_in_one_call() -> None:
+    request = approved_request(request_id="req-1")
+    lifecycle_values = {**request.lifecycle.__dict__, "status": RequestStatus.REJECTED}
+    values = {**request.__dict__, "revision": 5}
+
+    fast = nested_model_assembler(MutationRequest, "lifecycle", RequestLifecycle)(
+        values, lifecycle_values)
+
+    assert "_open" in nested_model_assembler(MutationRequest, "lifecycle",
+                                             RequestLifecycle).__globals__
+    expected = request.model_copy(update={
+        "revision": 5,
+        "lifecycle": request.lifecycle.model_copy(update={"status": RequestStatus.REJECTED})})
+    _same_record(fast, expected)
+    assert fast.__dict__ is values and fast.lifecycle.__dict__ is lifecycle_values
+    assert type(fast.lifecycle) is RequestLifecycle
+    assert fast.lifecycle.model_fields_set == set(RequestLifecycle.model_fields)
+    assert fast.lifecycle.__pydantic_extra__ is None
+    with pytest.raises(pydantic.ValidationError):
+        fast.lifecycle.status = RequestStatus.PENDING  # type: ignore[misc]
 
 
 def test_a_positional_record_builder_equals_the_dataclass_constructor_and_stays_frozen(
@@ -189,6 +219,22 @@ def test_a_model_with_a_layout_of_its_own_is_filled_through_its_descriptors() ->
     assert built == _SlottedModel(name="b", size=2)
     with pytest.raises(pydantic.ValidationError):
         built.size = 3  # type: ignore[misc]
+
+
+class _Holder(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True)
+    part: _SlottedModel
+    label: str
+
+
+def test_a_nested_assembler_of_a_part_with_a_layout_of_its_own_assembles_each_model() -> None:
+    assemble_both = nested_model_assembler(_Holder, "part", _SlottedModel)
+
+    built = assemble_both({"part": None, "label": "x"}, {"name": "a", "size": 1})
+
+    assert "_open" not in assemble_both.__globals__
+    assert built == _Holder(part=_SlottedModel(name="a", size=1), label="x")
+    assert type(built.part) is _SlottedModel
 
 
 def test_a_slotted_record_its_open_class_cannot_become_is_filled_through_its_slots(
