@@ -193,7 +193,7 @@ class VersionResolver:
         claim_clock: Clock | None,
     ) -> Resolved:
         """``resolve`` once its arguments are checked (by ``resolve``, or by the manager's
-        ``resolve_for_execution``, which has checked them and the status already); ``held``
+        ``_claim``, which has checked them and the status already); ``held``
         is the request's ``__dict__``, ``execution`` and ``lifecycle`` its execution details'
         and its lifecycle's, which both callers have read already. With a
         ``claim_clock``, an outcome that sends the request to the engine also sets an execution
@@ -230,35 +230,33 @@ class VersionResolver:
 
         decision_type, outcome, changes, expects_current = stale
         stale_decision: DecisionValues = (decision_type, context, _stale_text, now, facts)
-        claim = execution["claim"]
-        if not expects_current:
-            resolved = snapshot_after(held, claim, (stale_decision,), None, changes, True, None,
-                                      lifecycle)
-            return resolved, outcome, expected, True
-        expecting_current = build_versioning(
-            current_state_version, versioning["resulting_state_version"],
-            versioning["executed_at"])
-        if outcome is _REVALIDATE:
-            replaced: dict[str, Any]
-            if claim_clock is None:
-                replaced = {"versioning": expecting_current}
-            else:  # revalidated and claimed in one snapshot (``execute_approved``)
+        # The whole fields the stale outcome replaces: none for a rejection; the versioning,
+        # which expects the current version from then on, for the two that go on.
+        replaced: dict[str, Any] | None = None
+        if expects_current:
+            expecting_current = build_versioning(
+                current_state_version, versioning["resulting_state_version"],
+                versioning["executed_at"])
+            if outcome is _REVALIDATE:
+                if claim_clock is None:
+                    replaced = {"versioning": expecting_current}
+                else:  # revalidated and claimed in one snapshot (``execute_approved``)
+                    replaced = {"versioning": expecting_current,
+                                "execution": self._claimed(execution, context, claim_clock,
+                                                           now)}
+            else:
+                # A renewed approval is a new round: every requirement is open again, or
+                # nothing could be approved and the request would wait for good.
+                requirements = held["approval_requirements"]
+                if requirements:
+                    requirements = tuple(
+                        evolve(r, status=_REQUIREMENT_PENDING, decided_at=None,
+                               decision_context=None, decision_reason=None, rejection=None)
+                        for r in requirements)
                 replaced = {"versioning": expecting_current,
-                            "execution": self._claimed(execution, context, claim_clock, now)}
-            resolved = snapshot_after(held, claim, (stale_decision,), None, changes, True,
-                                      replaced, lifecycle)
-            return resolved, outcome, expected, True
-        # A renewed approval is a new round: every requirement is open again, or nothing could
-        # be approved and the request would wait for good.
-        requirements = held["approval_requirements"]
-        if requirements:
-            requirements = tuple(
-                evolve(r, status=_REQUIREMENT_PENDING, decided_at=None, decision_context=None,
-                       decision_reason=None, rejection=None)
-                for r in requirements)
-        resolved = snapshot_after(held, claim, (stale_decision,), None, changes, True,
-                                  {"versioning": expecting_current,
-                                   "approval_requirements": requirements}, lifecycle)
+                            "approval_requirements": requirements}
+        resolved = snapshot_after(held, execution["claim"], (stale_decision,), None, changes,
+                                  True, replaced, lifecycle)
         return resolved, outcome, expected, True
 
     def _claimed(self, execution: dict[str, Any], context: MutationContext,
